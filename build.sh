@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# t5p build script.
+#   ./build.sh          build everything into build/ (CLI at build/t5p)
+#   ./build.sh test     build and run every test; ends with "N passed, N failed[, N skipped]"
+#   ./build.sh bench    run the benchmarks side by side with the Python peers (when installed)
+#   ./build.sh deps     install the Debian packages t5p needs (root)
+#   ./build.sh clean
+set -euo pipefail
+cd "$(dirname "$0")"
+export T5P_ROOT="$PWD"
+CC=${CC:-cc}
+CFLAGS=${CFLAGS:-"-O2 -march=native"}
+WARN="-std=c11 -Wall -Wextra -Werror=implicit-function-declaration"
+INC="-I. -I/usr/include/stb"
+LIBS="-lutf8proc -lm"
+OMP="-fopenmp"
+DEB_PKGS="libstb-dev libutf8proc-dev python3-jieba"
+
+missing_deps() {
+    local m=""
+    [ -f /usr/include/stb/stb_ds.h ] || m="$m libstb-dev"
+    [ -f /usr/include/utf8proc.h ] || m="$m libutf8proc-dev"
+    [ -f /usr/lib/python3/dist-packages/jieba/dict.txt ] || m="$m python3-jieba"
+    echo "$m"
+}
+
+deps() {
+    local m; m=$(missing_deps)
+    [ -z "$m" ] && return 0
+    if [ "$(id -u)" = 0 ]; then
+        echo "build.sh: installing Debian packages:$m" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >/dev/null && apt-get install -y -qq $m >/dev/null
+    else
+        echo "build.sh: missing Debian packages:$m" >&2
+        echo "build.sh: run: sudo apt-get install -y$m" >&2
+        exit 1
+    fi
+}
+
+build() {
+    deps
+    mkdir -p build
+    local changed=0
+    for src in examples/*.c; do
+        local name; name=$(basename "$src" .c)
+        local out=build/$name
+        if [ ! -e "$out" ] || [ "$src" -nt "$out" ] || [ t5p.h -nt "$out" ]; then
+            echo "cc $src -> $out"
+            $CC $CFLAGS $WARN $OMP $INC -o "$out" "$src" $LIBS
+        fi
+    done
+}
+
+run_tests() {
+    build
+    mkdir -p build/tests
+    local pass=0 fail=0 skip=0 log
+    for src in tests/test_*.c; do
+        local name; name=$(basename "$src" .c)
+        local out=build/tests/$name
+        if [ ! -e "$out" ] || [ "$src" -nt "$out" ] || [ t5p.h -nt "$out" ] || [ tests/test.h -nt "$out" ]; then
+            $CC $CFLAGS $WARN $OMP $INC -o "$out" "$src" $LIBS
+        fi
+        echo "== $name"
+        log=$(mktemp)
+        set +e
+        (cd build/tests && "./$name") 2>&1 | tee "$log"
+        local rc=${PIPESTATUS[0]}
+        set -e
+        local p f s
+        p=$(grep -c '^PASS ' "$log" || true); f=$(grep -c '^FAIL ' "$log" || true); s=$(grep -c '^SKIP ' "$log" || true)
+        if [ "$rc" != 0 ] && [ "$f" = 0 ]; then echo "FAIL $name: exited with status $rc"; f=1; fi
+        pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
+        rm -f "$log"
+    done
+    for sh in tests/test_*.sh; do
+        [ -e "$sh" ] || continue
+        echo "== $(basename "$sh")"
+        log=$(mktemp)
+        set +e
+        bash "$sh" 2>&1 | tee "$log"
+        local rc=${PIPESTATUS[0]}
+        set -e
+        local p f s
+        p=$(grep -c '^PASS ' "$log" || true); f=$(grep -c '^FAIL ' "$log" || true); s=$(grep -c '^SKIP ' "$log" || true)
+        if [ "$rc" != 0 ] && [ "$f" = 0 ]; then echo "FAIL $sh: exited with status $rc"; f=1; fi
+        pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
+        rm -f "$log"
+    done
+    local line="$pass passed, $fail failed"
+    [ "$skip" -gt 0 ] && line="$line, $skip skipped"
+    echo "$line"
+    [ "$fail" = 0 ]
+}
+
+case "${1:-build}" in
+    build) build ;;
+    test) run_tests ;;
+    deps) deps ;;
+    bench) build; for b in bench/*.sh; do [ -e "$b" ] && bash "$b"; done ;;
+    clean) rm -rf build ;;
+    -h|--help|help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' ;;
+    *) echo "build.sh: unknown command '$1' (try --help)" >&2; exit 2 ;;
+esac
