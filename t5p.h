@@ -98,6 +98,57 @@ T5PDEF void t5p_lines_free(t5p_lines *r);
 // Unicode helpers over utf8proc.
 T5PDEF int t5p_is_space(int32_t cp);  // Python str.isspace() / str.split() whitespace
 
+// ----------------------------------------------------------------------------
+// 2. jieba: declarations
+//
+// Chinese word segmentation identical to jieba 0.42.1 (fxsjy/jieba): a prefix dictionary (a trie
+// over code points), the DAG of dictionary words at each position, the max-probability route
+// through it, an HMM (B/M/E/S Viterbi) for runs of single characters, and jieba's rules for
+// splitting text into blocks. Words come out as code-point spans of the input.
+
+typedef struct t5p_jieba t5p_jieba;
+
+// Loads a jieba dictionary (dict.txt: "word freq [tag]" per line) and, when hmm_dir is not NULL,
+// the HMM tables from that directory (jieba's finalseg/prob_{start,trans,emit}.py, or the same
+// tables as .tsv files "state<TAB>[char<TAB>]logprob"). NULL on failure (t5p_last_error()).
+T5PDEF t5p_jieba *t5p_jieba_load(const char *dict_path, const char *hmm_dir);
+// Default locations: $T5P_JIEBA_DICT, else the installed jieba package (Debian python3-jieba);
+// the HMM directory: $T5P_JIEBA_HMM, else "finalseg" beside the dictionary or in the package.
+T5PDEF const char *t5p_jieba_default_dict(void);
+T5PDEF const char *t5p_jieba_default_hmm(void);
+// Adds user words the way jieba.load_userdict does ("word [freq] [tag]", a missing freq gets
+// jieba's suggest_freq). Returns the number of words added or a negative error.
+T5PDEF int t5p_jieba_load_userdict(t5p_jieba *jb, const char *path);
+// jieba.add_word(word, freq): freq < 0 means "suggest one" (jieba's rule).
+T5PDEF int t5p_jieba_add_word(t5p_jieba *jb, const char *word, long long freq);
+T5PDEF void t5p_jieba_free(t5p_jieba *jb);
+T5PDEF int t5p_jieba_has_hmm(const t5p_jieba *jb);
+T5PDEF long long t5p_jieba_total(const t5p_jieba *jb);  // sum of frequencies
+// Frequency of a word given as code points: -1 when it is not in the prefix dictionary,
+// 0 when it is only a prefix of a word (jieba's FREQ table).
+T5PDEF long long t5p_jieba_freq(const t5p_jieba *jb, const int32_t *cps, int n);
+
+typedef struct {
+    int32_t start, end;  // code points [start, end) of the input; cut-all mode can yield empty words
+    int32_t join;        // 1: this span continues the previous word (only in cut-all mode, where
+                         // jieba glues ASCII pieces that need not be adjacent)
+} t5p_span;
+
+enum { T5P_CUT_HMM = 1, T5P_CUT_ALL = 2 };
+
+// The result of a cut plus scratch memory reused between calls: one per thread. Zero-initialise.
+typedef struct {
+    t5p_span *words;  // stb_ds array: the words of the last cut
+    double *score;    // scratch: route scores
+    int32_t *next;    // scratch: route ends
+    int32_t *tmp;     // scratch: Viterbi back-pointers and HMM output
+} t5p_cut;
+
+// jieba.cut(text, cut_all=mode&T5P_CUT_ALL, HMM=mode&T5P_CUT_HMM) over n code points.
+// Appends nothing to previous results: out->words holds exactly this cut. Returns the word count.
+T5PDEF int t5p_jieba_cut(const t5p_jieba *jb, const int32_t *cps, int n, int mode, t5p_cut *out);
+T5PDEF void t5p_cut_free(t5p_cut *c);
+
 #ifdef __cplusplus
 }
 #endif
@@ -110,6 +161,7 @@ T5PDEF int t5p_is_space(int32_t cp);  // Python str.isspace() / str.split() whit
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -156,6 +208,9 @@ static inline int t5p__err(int code, const char *fmt, ...) {
 }
 
 T5PDEF void t5p_free(void *p) { T5P_FREE(p); }
+
+// Empties an stb_ds array, keeping its memory.
+#define t5p__arrclear(a) ((a) ? (void)(stbds_header(a)->length = 0) : (void)0)
 
 // Growable byte buffer, used wherever text is assembled.
 typedef struct {
@@ -292,6 +347,833 @@ T5PDEF int t5p_is_space(int32_t cp) {
         cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000)
         return 1;
     return 0;
+}
+
+// ----------------------------------------------------------------------------
+// 2. jieba
+//
+// The prefix dictionary is a trie over code points. Node 0 is the root; an edge (node, cp) -> child
+// lives in one open-addressing hash table keyed by node<<21 | cp. Every prefix of every word is a
+// node (jieba's FREQ holds 0 for prefixes), so "frag in FREQ" is "the trie walk is still alive".
+
+#define T5P__MIN_FLOAT (-3.14e100)  // jieba's "impossible" log probability
+
+typedef struct {
+    long long freq;  // FREQ[word]: 0 for a prefix that is not a word
+    double logp;     // log(freq or 1) - log(total), jieba's route term
+    int force_split; // user word added with freq 0: the HMM may not produce it
+} t5p__jnode;
+
+struct t5p_jieba {
+    t5p__jnode *nodes;        // stb_ds array, node 0 = root
+    uint64_t *keys;           // edge table: key+1 (0 = empty slot)
+    int32_t *vals;            // child node of each slot
+    size_t cap, used;         // power-of-two capacity
+    long long total;
+    double logtotal;
+    int has_hmm;
+    double start[4], trans[4][4];  // states B, E, M, S (jieba's order for ties: B < E < M < S)
+    double *emit;                  // emit[(cp - 0x4E00) * 4 + state] for U+4E00..U+9FD5
+};
+
+enum { T5P__B = 0, T5P__E = 1, T5P__M = 2, T5P__S = 3 };
+#define T5P__HAN_LO 0x4E00
+#define T5P__HAN_HI 0x9FD5
+
+static inline uint64_t t5p__edge_key(int32_t node, int32_t cp) { return ((uint64_t)node << 21) | (uint32_t)cp; }
+
+static inline size_t t5p__edge_slot(uint64_t key, size_t cap) {
+    return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
+}
+
+static inline int32_t t5p__jchild(const t5p_jieba *jb, int32_t node, int32_t cp) {
+    uint64_t key = t5p__edge_key(node, cp) + 1;
+    for (size_t i = t5p__edge_slot(key, jb->cap);; i = (i + 1) & (jb->cap - 1)) {
+        uint64_t k = jb->keys[i];
+        if (k == key) return jb->vals[i];
+        if (k == 0) return -1;
+    }
+}
+
+static void t5p__jgrow(t5p_jieba *jb) {
+    size_t oldcap = jb->cap;
+    uint64_t *ok = jb->keys;
+    int32_t *ov = jb->vals;
+    jb->cap = oldcap ? oldcap * 2 : 1 << 16;
+    jb->keys = (uint64_t *)T5P_MALLOC(jb->cap * sizeof(uint64_t));
+    jb->vals = (int32_t *)T5P_MALLOC(jb->cap * sizeof(int32_t));
+    T5P_ASSERT(jb->keys && jb->vals);
+    memset(jb->keys, 0, jb->cap * sizeof(uint64_t));
+    for (size_t j = 0; j < oldcap; j++) {
+        if (!ok[j]) continue;
+        size_t i = t5p__edge_slot(ok[j], jb->cap);
+        while (jb->keys[i]) i = (i + 1) & (jb->cap - 1);
+        jb->keys[i] = ok[j];
+        jb->vals[i] = ov[j];
+    }
+    T5P_FREE(ok);
+    T5P_FREE(ov);
+}
+
+// Child of node for cp, created (as a prefix with freq 0) when missing.
+static int32_t t5p__jchild_add(t5p_jieba *jb, int32_t node, int32_t cp) {
+    int32_t c = t5p__jchild(jb, node, cp);
+    if (c >= 0) return c;
+    if ((jb->used + 1) * 2 > jb->cap) t5p__jgrow(jb);
+    uint64_t key = t5p__edge_key(node, cp) + 1;
+    size_t i = t5p__edge_slot(key, jb->cap);
+    while (jb->keys[i]) i = (i + 1) & (jb->cap - 1);
+    t5p__jnode nn = {0, 0.0, 0};
+    c = (int32_t)arrlen(jb->nodes);
+    arrput(jb->nodes, nn);
+    jb->keys[i] = key;
+    jb->vals[i] = c;
+    jb->used++;
+    return c;
+}
+
+// Node of a word given as code points, or -1 when it is not in the prefix dictionary.
+static int32_t t5p__jfind(const t5p_jieba *jb, const int32_t *cps, int n) {
+    int32_t node = 0;
+    for (int i = 0; i < n && node >= 0; i++) node = t5p__jchild(jb, node, cps[i]);
+    return n > 0 ? node : -1;
+}
+
+T5PDEF long long t5p_jieba_freq(const t5p_jieba *jb, const int32_t *cps, int n) {
+    int32_t node = t5p__jfind(jb, cps, n);
+    return node < 0 ? -1 : jb->nodes[node].freq;
+}
+
+// Recomputes every node's route term after the total changed (jieba recomputes log(total) per call).
+static void t5p__jieba_logp(t5p_jieba *jb) {
+    jb->logtotal = log((double)jb->total);
+    for (ptrdiff_t i = 0; i < arrlen(jb->nodes); i++) {
+        long long f = jb->nodes[i].freq;
+        jb->nodes[i].logp = log((double)(f ? f : 1)) - jb->logtotal;
+    }
+}
+
+// Python bytes.strip() whitespace.
+static inline int t5p__ascii_space(int c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+// Parses an optionally signed decimal integer occupying all of s[0..n). Returns 0 on success.
+static int t5p__parse_ll(const char *s, size_t n, long long *out) {
+    size_t i = 0;
+    int neg = 0;
+    if (i < n && (s[i] == '+' || s[i] == '-')) neg = s[i++] == '-';
+    if (i == n) return -1;
+    long long v = 0;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        if (v > (LLONG_MAX - 9) / 10) return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = neg ? -v : v;
+    return 0;
+}
+
+// Inserts a word (code points) with its frequency: FREQ[word] = freq, prefixes get 0 if new.
+static int32_t t5p__jinsert(t5p_jieba *jb, const int32_t *cps, int n, long long freq) {
+    int32_t node = 0;
+    for (int i = 0; i < n; i++) node = t5p__jchild_add(jb, node, cps[i]);
+    jb->nodes[node].freq = freq;
+    return node;
+}
+
+// Decodes strict UTF-8 into a reusable code point buffer; -1 on invalid UTF-8 (byte offset in *bad).
+static int t5p__utf8_strict(const char *s, size_t n, int32_t **cps, size_t *bad) {
+    t5p__arrclear(*cps);
+    for (size_t i = 0; i < n;) {
+        size_t at = i;
+        int32_t cp = t5p_utf8_next(s, n, &i);
+        if (cp < 0) { *bad = at; return -1; }
+        arrput(*cps, cp);
+    }
+    return (int)arrlen(*cps);
+}
+
+static void t5p__jieba_init(t5p_jieba *jb) {
+    memset(jb, 0, sizeof *jb);
+    t5p__jnode root = {0, 0.0, 0};
+    arrput(jb->nodes, root);
+    t5p__jgrow(jb);
+}
+
+// jieba's gen_pfdict: each line stripped, split on ' ', word = first field, freq = int(second).
+static int t5p__jieba_load_dict(t5p_jieba *jb, const char *path) {
+    size_t len;
+    char *data = t5p_read_file(path, &len);
+    if (!data) return T5P_ERR_IO;
+    int32_t *cps = NULL;
+    int rc = 0;
+    long lineno = 0;
+    for (size_t pos = 0; pos < len;) {
+        size_t end = pos;
+        while (end < len && data[end] != '\n') end++;
+        lineno++;
+        size_t a = pos, b = end;
+        size_t next = end < len ? end + 1 : end;
+        while (a < b && t5p__ascii_space((unsigned char)data[a])) a++;
+        while (b > a && t5p__ascii_space((unsigned char)data[b - 1])) b--;
+        const char *sp1 = (const char *)memchr(data + a, ' ', b - a);
+        if (!sp1) {
+            rc = t5p__err(T5P_ERR_FORMAT, "%s:%ld: invalid dictionary entry (expected 'word freq [tag]'): '%.*s'",
+                          path, lineno, (int)(b - a > 60 ? 60 : b - a), data + a);
+            break;
+        }
+        const char *f0 = sp1 + 1;
+        const char *sp2 = (const char *)memchr(f0, ' ', (size_t)(data + b - f0));
+        const char *f1 = sp2 ? sp2 : data + b;
+        long long freq;
+        size_t bad;
+        if (t5p__parse_ll(f0, (size_t)(f1 - f0), &freq) != 0 || freq < 0) {
+            rc = t5p__err(T5P_ERR_FORMAT, "%s:%ld: invalid frequency '%.*s' (expected a non-negative integer)",
+                          path, lineno, (int)(f1 - f0 > 30 ? 30 : f1 - f0), f0);
+            break;
+        }
+        int n = t5p__utf8_strict(data + a, (size_t)(sp1 - (data + a)), &cps, &bad);
+        if (n < 0) {
+            rc = t5p__err(T5P_ERR_FORMAT, "%s:%ld: invalid UTF-8 at byte %zu", path, lineno, a + bad);
+            break;
+        }
+        if (n == 0) {
+            rc = t5p__err(T5P_ERR_FORMAT, "%s:%ld: empty word", path, lineno);
+            break;
+        }
+        t5p__jinsert(jb, cps, n, freq);
+        jb->total += freq;
+        pos = next;
+    }
+    arrfree(cps);
+    T5P_FREE(data);
+    return rc;
+}
+
+static int t5p__jieba_load_hmm(t5p_jieba *jb, const char *dir);
+
+T5PDEF t5p_jieba *t5p_jieba_load(const char *dict_path, const char *hmm_dir) {
+    if (!dict_path) dict_path = t5p_jieba_default_dict();
+    t5p_jieba *jb = (t5p_jieba *)T5P_MALLOC(sizeof *jb);
+    if (!jb) { t5p__err(T5P_ERR_NOMEM, "out of memory"); return NULL; }
+    t5p__jieba_init(jb);
+    if (t5p__jieba_load_dict(jb, dict_path) != 0 || (hmm_dir && t5p__jieba_load_hmm(jb, hmm_dir) != 0)) {
+        t5p_jieba_free(jb);
+        return NULL;
+    }
+    if (jb->total <= 0) {
+        t5p__err(T5P_ERR_FORMAT, "%s: dictionary has no words with a positive frequency", dict_path);
+        t5p_jieba_free(jb);
+        return NULL;
+    }
+    t5p__jieba_logp(jb);
+    return jb;
+}
+
+T5PDEF void t5p_jieba_free(t5p_jieba *jb) {
+    if (!jb) return;
+    arrfree(jb->nodes);
+    T5P_FREE(jb->keys);
+    T5P_FREE(jb->vals);
+    T5P_FREE(jb->emit);
+    T5P_FREE(jb);
+}
+
+T5PDEF int t5p_jieba_has_hmm(const t5p_jieba *jb) { return jb->has_hmm; }
+T5PDEF long long t5p_jieba_total(const t5p_jieba *jb) { return jb->total; }
+
+static int t5p__file_exists(const char *p) {
+    FILE *f = fopen(p, "rb");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
+#define T5P__JIEBA_PKG "/usr/lib/python3/dist-packages/jieba"
+
+T5PDEF const char *t5p_jieba_default_dict(void) {
+    const char *e = getenv("T5P_JIEBA_DICT");
+    return e && *e ? e : T5P__JIEBA_PKG "/dict.txt";
+}
+
+T5PDEF const char *t5p_jieba_default_hmm(void) {
+    static _Thread_local char buf[4096];
+    const char *e = getenv("T5P_JIEBA_HMM");
+    if (e && *e) return e;
+    const char *d = t5p_jieba_default_dict();
+    const char *slash = strrchr(d, '/');
+    int dl = slash ? (int)(slash - d) : 1;
+    const char *dir = slash ? d : ".";
+    snprintf(buf, sizeof buf, "%.*s/finalseg/prob_emit.py", dl, dir);
+    if (t5p__file_exists(buf)) { snprintf(buf, sizeof buf, "%.*s/finalseg", dl, dir); return buf; }
+    snprintf(buf, sizeof buf, "%.*s/finalseg_hmm/prob_emit.tsv", dl, dir);
+    if (t5p__file_exists(buf)) { snprintf(buf, sizeof buf, "%.*s/finalseg_hmm", dl, dir); return buf; }
+    return T5P__JIEBA_PKG "/finalseg";
+}
+
+// --- HMM tables. jieba ships them as Python dict literals (prob_*.py); we read that literal
+// (strings with \u escapes, floats, nested dicts) without executing anything. Also accepted: the
+// same numbers as TSV ("state<TAB>logprob", "from<TAB>to<TAB>logprob", "state<TAB>char<TAB>logprob").
+
+typedef struct {
+    const char *s, *path;
+    size_t n, i;
+} t5p__lit;
+
+static void t5p__lit_ws(t5p__lit *p) {
+    for (;;) {
+        while (p->i < p->n && (t5p__ascii_space((unsigned char)p->s[p->i]))) p->i++;
+        if (p->i < p->n && p->s[p->i] == '#') {
+            while (p->i < p->n && p->s[p->i] != '\n') p->i++;
+            continue;
+        }
+        return;
+    }
+}
+
+static int t5p__lit_line(const t5p__lit *p) {
+    int line = 1;
+    for (size_t k = 0; k < p->i && k < p->n; k++) line += p->s[k] == '\n';
+    return line;
+}
+
+static int t5p__lit_fail(const t5p__lit *p, const char *what) {
+    return t5p__err(T5P_ERR_FORMAT, "%s:%d: byte %zu: %s", p->path, t5p__lit_line(p), p->i, what);
+}
+
+static int t5p__hexval(int c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+// A Python string literal holding one code point ('\u4e00', 'B', u'x'); returns it or -1.
+static int32_t t5p__lit_char(t5p__lit *p) {
+    t5p__lit_ws(p);
+    if (p->i < p->n && (p->s[p->i] == 'u' || p->s[p->i] == 'U')) p->i++;
+    if (p->i >= p->n || (p->s[p->i] != '\'' && p->s[p->i] != '"')) return t5p__lit_fail(p, "expected a string"), -1;
+    char q = p->s[p->i++];
+    int32_t cp = -1;
+    int count = 0;
+    while (p->i < p->n && p->s[p->i] != q) {
+        if (p->s[p->i] == '\\' && p->i + 1 < p->n) {
+            char e = p->s[p->i + 1];
+            int digits = e == 'u' ? 4 : e == 'U' ? 8 : e == 'x' ? 2 : 0;
+            p->i += 2;
+            if (digits) {
+                cp = 0;
+                for (int k = 0; k < digits; k++) {
+                    int h = p->i < p->n ? t5p__hexval((unsigned char)p->s[p->i]) : -1;
+                    if (h < 0) return t5p__lit_fail(p, "bad escape"), -1;
+                    cp = cp * 16 + h;
+                    p->i++;
+                }
+            } else {
+                cp = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == '0' ? 0 : (unsigned char)e;
+            }
+        } else {
+            cp = t5p_utf8_next(p->s, p->n, &p->i);
+            if (cp < 0) return t5p__lit_fail(p, "invalid UTF-8"), -1;
+        }
+        count++;
+    }
+    if (p->i >= p->n) return t5p__lit_fail(p, "unterminated string"), -1;
+    p->i++;
+    if (count != 1) return t5p__lit_fail(p, "expected a one-character string"), -1;
+    return cp;
+}
+
+static int t5p__lit_number(t5p__lit *p, double *v) {
+    t5p__lit_ws(p);
+    char *end;
+    errno = 0;
+    *v = strtod(p->s + p->i, &end);
+    if (end == p->s + p->i) return t5p__lit_fail(p, "expected a number");
+    p->i = (size_t)(end - p->s);
+    return 0;
+}
+
+static int t5p__lit_expect(t5p__lit *p, char c) {
+    t5p__lit_ws(p);
+    if (p->i < p->n && p->s[p->i] == c) { p->i++; return 0; }
+    char msg[32];
+    snprintf(msg, sizeof msg, "expected '%c'", c);
+    return t5p__lit_fail(p, msg);
+}
+
+// After a dict item: ',' then maybe '}' (returns 1 when the dict ended), or '}' (1).
+static int t5p__lit_sep(t5p__lit *p) {
+    t5p__lit_ws(p);
+    if (p->i < p->n && p->s[p->i] == '}') { p->i++; return 1; }
+    if (t5p__lit_expect(p, ',')) return -1;
+    t5p__lit_ws(p);
+    if (p->i < p->n && p->s[p->i] == '}') { p->i++; return 1; }
+    return 0;
+}
+
+static int t5p__state_index(int32_t c) {
+    return c == 'B' ? T5P__B : c == 'E' ? T5P__E : c == 'M' ? T5P__M : c == 'S' ? T5P__S : -1;
+}
+
+// Stores one table entry. table: 0 start, 1 trans, 2 emit.
+static void t5p__hmm_set(t5p_jieba *jb, int table, int s, int32_t key, double v) {
+    if (table == 0) jb->start[s] = v;
+    else if (table == 1) jb->trans[s][t5p__state_index(key)] = v;
+    else if (key >= T5P__HAN_LO && key <= T5P__HAN_HI) jb->emit[(key - T5P__HAN_LO) * 4 + s] = v;
+    // emission of characters outside U+4E00..U+9FD5 is never looked up: jieba's HMM runs on Han only
+}
+
+// Parses "P = {'B': v, ...}" (table 0) or "P = {'B': {'x': v, ...}, ...}" (tables 1, 2).
+static int t5p__hmm_parse_py(t5p_jieba *jb, t5p__lit *p, int table) {
+    const char *eq = NULL;
+    for (size_t k = 0; k + 1 < p->n; k++)
+        if (p->s[k] == 'P' && (k == 0 || p->s[k - 1] == '\n')) { eq = p->s + k; break; }
+    if (!eq) return t5p__lit_fail(p, "no 'P = {' assignment");
+    p->i = (size_t)(eq - p->s) + 1;
+    if (t5p__lit_expect(p, '=') || t5p__lit_expect(p, '{')) return -1;
+    t5p__lit_ws(p);
+    if (p->i < p->n && p->s[p->i] == '}') return t5p__lit_fail(p, "empty table");
+    for (;;) {
+        int32_t st = t5p__lit_char(p);
+        if (st < 0) return -1;
+        int s = t5p__state_index(st);
+        if (s < 0) return t5p__lit_fail(p, "unknown state (expected B, E, M or S)");
+        if (t5p__lit_expect(p, ':')) return -1;
+        if (table == 0) {
+            double v;
+            if (t5p__lit_number(p, &v)) return -1;
+            t5p__hmm_set(jb, table, s, 0, v);
+        } else {
+            if (t5p__lit_expect(p, '{')) return -1;
+            for (;;) {
+                int32_t key = t5p__lit_char(p);
+                double v;
+                if (key < 0 || t5p__lit_expect(p, ':') || t5p__lit_number(p, &v)) return -1;
+                if (table == 1 && t5p__state_index(key) < 0) return t5p__lit_fail(p, "unknown state");
+                t5p__hmm_set(jb, table, s, key, v);
+                int e = t5p__lit_sep(p);
+                if (e < 0) return -1;
+                if (e == 1) break;
+            }
+        }
+        int e = t5p__lit_sep(p);
+        if (e < 0) return -1;
+        if (e == 1) return 0;
+    }
+}
+
+static int t5p__hmm_parse_tsv(t5p_jieba *jb, t5p__lit *p, int table) {
+    int line = 0;
+    for (size_t pos = 0; pos < p->n;) {
+        size_t end = pos;
+        while (end < p->n && p->s[end] != '\n') end++;
+        line++;
+        if (end > pos) {
+            const char *f[3];
+            size_t fl[3];
+            int nf = 0;
+            size_t a = pos;
+            for (size_t k = pos; k <= end && nf < 3; k++)
+                if (k == end || p->s[k] == '\t') { f[nf] = p->s + a; fl[nf++] = k - a; a = k + 1; }
+            int want = table == 0 ? 2 : 3;
+            size_t i0 = 0;
+            int32_t st = fl[0] == 1 ? t5p__state_index(f[0][0]) : -1;
+            int32_t key = nf >= 2 ? t5p_utf8_next(f[1], fl[1], &i0) : -1;
+            if (nf != want || st < 0 || (table > 0 && (key < 0 || i0 != fl[1])) ||
+                (table == 1 && t5p__state_index(key) < 0))
+                return t5p__err(T5P_ERR_FORMAT, "%s:%d: expected %d tab-separated fields (state%s, log prob)",
+                                p->path, line, want, table == 0 ? "" : table == 1 ? ", state" : ", char");
+            char num[64];
+            size_t nl = fl[want - 1] < 63 ? fl[want - 1] : 63;
+            memcpy(num, f[want - 1], nl);
+            num[nl] = 0;
+            char *e;
+            double v = strtod(num, &e);
+            if (e == num || *e) return t5p__err(T5P_ERR_FORMAT, "%s:%d: bad number '%s'", p->path, line, num);
+            t5p__hmm_set(jb, table, st, key, v);
+        }
+        pos = end + 1;
+    }
+    return 0;
+}
+
+static int t5p__jieba_load_hmm(t5p_jieba *jb, const char *dir) {
+    static const char *names[3] = {"prob_start", "prob_trans", "prob_emit"};
+    for (int s = 0; s < 4; s++) {
+        jb->start[s] = T5P__MIN_FLOAT;
+        for (int t = 0; t < 4; t++) jb->trans[s][t] = T5P__MIN_FLOAT;
+    }
+    size_t ne = (size_t)(T5P__HAN_HI - T5P__HAN_LO + 1) * 4;
+    jb->emit = (double *)T5P_MALLOC(ne * sizeof(double));
+    if (!jb->emit) return t5p__err(T5P_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < ne; k++) jb->emit[k] = T5P__MIN_FLOAT;
+    for (int table = 0; table < 3; table++) {
+        char path[4096];
+        int tsv = 0;
+        snprintf(path, sizeof path, "%s/%s.py", dir, names[table]);
+        if (!t5p__file_exists(path)) {
+            snprintf(path, sizeof path, "%s/%s.tsv", dir, names[table]);
+            tsv = 1;
+        }
+        size_t len;
+        char *data = t5p_read_file(path, &len);
+        if (!data) return t5p__err(T5P_ERR_IO, "%s: cannot read HMM table %s.py or .tsv", dir, names[table]);
+        t5p__lit p = {data, path, len, 0};
+        int rc = tsv ? t5p__hmm_parse_tsv(jb, &p, table) : t5p__hmm_parse_py(jb, &p, table);
+        T5P_FREE(data);
+        if (rc) return rc;
+    }
+    jb->has_hmm = 1;
+    return 0;
+}
+
+// --- cutting
+
+static inline int t5p__is_ascii_alnum(int32_t c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+// re_han_default = [\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-]
+static inline int t5p__is_han_block(int32_t c) {
+    return (c >= T5P__HAN_LO && c <= T5P__HAN_HI) || t5p__is_ascii_alnum(c) || c == '+' || c == '#' ||
+           c == '&' || c == '.' || c == '_' || c == '%' || c == '-';
+}
+static inline int t5p__is_han(int32_t c) { return c >= T5P__HAN_LO && c <= T5P__HAN_HI; }
+
+static inline void t5p__emit(t5p_cut *out, int32_t a, int32_t b) {
+    t5p_span w = {a, b, 0};
+    arrput(out->words, w);
+}
+
+// jieba's calc(): route[i] = max over DAG successors x of (logp(s[i..x]) + route[x+1], x), taken
+// from the right; equal scores go to the larger x. out->next[i] = x + 1 (end of the chosen word).
+static void t5p__jroute(const t5p_jieba *jb, const int32_t *s, int n, t5p_cut *out) {
+    arrsetlen(out->score, n + 1);
+    arrsetlen(out->next, n + 1);
+    out->score[n] = 0.0;
+    for (int i = n - 1; i >= 0; i--) {
+        double best = 0;
+        int bx = -1;
+        int32_t node = 0;
+        for (int x = i; x < n; x++) {  // the DAG: walk the trie while "frag in FREQ"
+            node = t5p__jchild(jb, node, s[x]);
+            if (node < 0) break;
+            if (jb->nodes[node].freq) {
+                double sc = jb->nodes[node].logp + out->score[x + 1];
+                if (bx < 0 || sc >= best) { best = sc; bx = x; }
+            }
+        }
+        if (bx < 0) {  // no word starts here: the single character, log(FREQ.get(c) or 1)
+            bx = i;
+            best = (0.0 - jb->logtotal) + out->score[i + 1];
+        }
+        out->score[i] = best;
+        out->next[i] = bx + 1;
+    }
+}
+
+// __cut_DAG_NO_HMM: follow the route; runs of single ASCII letters/digits are glued.
+static void t5p__cut_dag_nohmm(const t5p_jieba *jb, const int32_t *s, int n, int base, t5p_cut *out) {
+    t5p__jroute(jb, s, n, out);
+    int buf = -1;  // start of the pending run of single ASCII alphanumerics
+    for (int x = 0; x < n;) {
+        int y = out->next[x];
+        if (y - x == 1 && t5p__is_ascii_alnum(s[x])) {
+            if (buf < 0) buf = x;
+        } else {
+            if (buf >= 0) { t5p__emit(out, base + buf, base + x); buf = -1; }
+            t5p__emit(out, base + x, base + y);
+        }
+        x = y;
+    }
+    if (buf >= 0) t5p__emit(out, base + buf, base + n);
+}
+
+// finalseg's Viterbi over a run of Han characters s[0..n); emits B..E / S words.
+static void t5p__hmm_viterbi(const t5p_jieba *jb, const int32_t *s, int n, int base, t5p_cut *out) {
+    static const int prev[4][2] = {
+        [T5P__B] = {T5P__E, T5P__S}, [T5P__M] = {T5P__M, T5P__B},
+        [T5P__S] = {T5P__S, T5P__E}, [T5P__E] = {T5P__B, T5P__M}};
+    double v[2][4];
+    arrsetlen(out->tmp, (size_t)n * 4 + n);
+    int32_t *bp = out->tmp;  // bp[t*4 + y] = best previous state
+    for (int y = 0; y < 4; y++) v[0][y] = jb->start[y] + jb->emit[(s[0] - T5P__HAN_LO) * 4 + y];
+    for (int t = 1; t < n; t++) {
+        double *pv = v[(t - 1) & 1], *cv = v[t & 1];
+        for (int y = 0; y < 4; y++) {
+            double em = jb->emit[(s[t] - T5P__HAN_LO) * 4 + y];
+            int a = prev[y][0], b = prev[y][1];
+            double pa = pv[a] + jb->trans[a][y] + em, pb = pv[b] + jb->trans[b][y] + em;
+            // max((prob, state)): larger prob, then the later state letter (B < E < M < S)
+            int take_a = pa > pb || (pa == pb && a > b);
+            cv[y] = take_a ? pa : pb;
+            bp[t * 4 + y] = take_a ? a : b;
+        }
+    }
+    double *lv = v[(n - 1) & 1];
+    int state = lv[T5P__S] >= lv[T5P__E] ? T5P__S : T5P__E;  // ties go to 'S'
+    int32_t *pos = out->tmp + (size_t)n * 4;
+    for (int t = n - 1; t >= 0; t--) {
+        pos[t] = state;
+        if (t > 0) state = bp[t * 4 + state];
+    }
+    int begin = 0, nexti = 0;
+    for (int i = 0; i < n; i++) {
+        int p = pos[i];
+        if (p == T5P__B) begin = i;
+        else if (p == T5P__E || p == T5P__S) {
+            int a = p == T5P__E ? begin : i;
+            int32_t node = t5p__jfind(jb, s + a, i + 1 - a);
+            if (node >= 0 && jb->nodes[node].force_split) {
+                for (int k = a; k <= i; k++) t5p__emit(out, base + k, base + k + 1);
+            } else {
+                t5p__emit(out, base + a, base + i + 1);
+            }
+            nexti = i + 1;
+        }
+    }
+    if (nexti < n) t5p__emit(out, base + nexti, base + n);
+}
+
+// finalseg.cut(): Han runs through Viterbi; other text split by [a-zA-Z0-9]+(?:\.\d+)?%? with the
+// matches and the (non-empty) text between them as words.
+static void t5p__hmm_cut(const t5p_jieba *jb, const int32_t *s, int n, int base, t5p_cut *out) {
+    for (int i = 0; i < n;) {
+        int j = i;
+        if (t5p__is_han(s[i])) {
+            while (j < n && t5p__is_han(s[j])) j++;
+            // Viterbi needs its back-pointer scratch; words are appended after it returns
+            t5p__hmm_viterbi(jb, s + i, j - i, base + i, out);
+            i = j;
+            continue;
+        }
+        int lit = i;  // start of pending non-matching text
+        while (j < n && !t5p__is_han(s[j])) {
+            if (t5p__is_ascii_alnum(s[j])) {
+                int k = j;
+                while (k < n && t5p__is_ascii_alnum(s[k])) k++;
+                if (k + 1 < n && s[k] == '.' && utf8proc_category(s[k + 1]) == UTF8PROC_CATEGORY_ND) {
+                    k += 2;
+                    while (k < n && utf8proc_category(s[k]) == UTF8PROC_CATEGORY_ND) k++;
+                }
+                if (k < n && s[k] == '%') k++;
+                if (lit < j) t5p__emit(out, base + lit, base + j);
+                t5p__emit(out, base + j, base + k);
+                j = lit = k;
+            } else {
+                j++;
+            }
+        }
+        if (lit < j) t5p__emit(out, base + lit, base + j);
+        i = j;
+    }
+}
+
+// __cut_DAG: the route, with runs of single characters that are not a dictionary word re-cut by
+// the HMM.
+static void t5p__cut_dag_hmm(const t5p_jieba *jb, const int32_t *s, int n, int base, t5p_cut *out) {
+    t5p__jroute(jb, s, n, out);
+    // the route lives in out->next, which the HMM does not touch; copy what we need as we go
+    int buf = -1;
+    for (int x = 0; x < n;) {
+        int y = out->next[x];
+        if (y - x == 1) {
+            if (buf < 0) buf = x;
+        } else {
+            if (buf >= 0) {
+                int len = x - buf;
+                long long f = len == 1 ? 1 : t5p_jieba_freq(jb, s + buf, len);
+                if (len == 1) t5p__emit(out, base + buf, base + x);
+                else if (f <= 0) t5p__hmm_cut(jb, s + buf, len, base + buf, out);
+                else for (int k = buf; k < x; k++) t5p__emit(out, base + k, base + k + 1);
+                buf = -1;
+            }
+            t5p__emit(out, base + x, base + y);
+        }
+        x = y;
+    }
+    if (buf >= 0) {
+        int len = n - buf;
+        long long f = len == 1 ? 1 : t5p_jieba_freq(jb, s + buf, len);
+        if (len == 1) t5p__emit(out, base + buf, base + n);
+        else if (f <= 0) t5p__hmm_cut(jb, s + buf, len, base + buf, out);
+        else for (int k = buf; k < n; k++) t5p__emit(out, base + k, base + k + 1);
+    }
+}
+
+// __cut_all: every dictionary word of the DAG; where a position has only its single word and is
+// past the last word emitted, that word is emitted, except that such words starting with an ASCII
+// letter or digit are glued into one "English" word (eng_buf), emitted when the scan reaches a
+// character that is not one. The glued pieces need not be adjacent: they become spans with .join.
+static void t5p__cut_all_block(const t5p_jieba *jb, const int32_t *s, int n, int base, t5p_cut *out) {
+    int old_j = -1;
+    t5p_span *eng = NULL;  // pending pieces of eng_buf
+    for (int k = 0; k < n; k++) {
+        if (arrlen(eng) && !t5p__is_ascii_alnum(s[k])) {
+            for (ptrdiff_t e = 0; e < arrlen(eng); e++) arrput(out->words, eng[e]);
+            t5p__arrclear(eng);
+        }
+        // DAG[k]: ends of dictionary words starting at k (or just k)
+        int32_t node = 0;
+        int count = 0, first = -1;
+        for (int x = k; x < n; x++) {
+            node = t5p__jchild(jb, node, s[x]);
+            if (node < 0) break;
+            if (jb->nodes[node].freq) {
+                if (count == 0) first = x;
+                count++;
+            }
+        }
+        if (count == 0) { first = k; count = 1; }
+        if (count == 1 && k > old_j) {
+            t5p_span w = {base + k, base + first + 1, 0};
+            if (t5p__is_ascii_alnum(s[k])) {
+                w.join = arrlen(eng) > 0;
+                arrput(eng, w);
+            } else if (!arrlen(eng)) {
+                arrput(out->words, w);
+            }
+            old_j = first;
+        } else {
+            node = 0;
+            for (int x = k; x < n; x++) {
+                node = t5p__jchild(jb, node, s[x]);
+                if (node < 0) break;
+                if (jb->nodes[node].freq && x > k) {
+                    t5p__emit(out, base + k, base + x + 1);
+                    old_j = x;
+                }
+            }
+        }
+    }
+    for (ptrdiff_t e = 0; e < arrlen(eng); e++) arrput(out->words, eng[e]);
+    arrfree(eng);
+}
+
+// Text between separators outside the Han blocks: one word per character, or (cut-all) one word.
+static void t5p__emit_skip_piece(t5p_cut *out, int a, int b, int all) {
+    if (all) t5p__emit(out, a, b);
+    else for (int c = a; c < b; c++) t5p__emit(out, c, c + 1);
+}
+
+T5PDEF int t5p_jieba_cut(const t5p_jieba *jb, const int32_t *s, int n, int mode, t5p_cut *out) {
+    t5p__arrclear(out->words);
+    int all = (mode & T5P_CUT_ALL) != 0, hmm = (mode & T5P_CUT_HMM) && jb->has_hmm;
+    for (int i = 0; i < n;) {
+        int j = i;
+        if (t5p__is_han_block(s[i])) {
+            while (j < n && t5p__is_han_block(s[j])) j++;
+            if (all) t5p__cut_all_block(jb, s + i, j - i, i, out);
+            else if (hmm) t5p__cut_dag_hmm(jb, s + i, j - i, i, out);
+            else t5p__cut_dag_nohmm(jb, s + i, j - i, i, out);
+        } else {
+            // re_skip_default.split(block) with (\r\n|\s): separators are words; the text between
+            // them is one word per character, or in cut-all mode one word (empty ones included)
+            while (j < n && !t5p__is_han_block(s[j])) j++;
+            int a = i;  // start of the text since the last separator
+            for (int k = i; k < j;) {
+                int w = (s[k] == '\r' && k + 1 < j && s[k + 1] == '\n') ? 2 : t5p_is_space(s[k]) ? 1 : 0;
+                if (!w) { k++; continue; }
+                t5p__emit_skip_piece(out, a, k, all);
+                t5p__emit(out, k, k + w);
+                k += w;
+                a = k;
+            }
+            t5p__emit_skip_piece(out, a, j, all);
+        }
+        i = j;
+    }
+    return (int)arrlen(out->words);
+}
+T5PDEF void t5p_cut_free(t5p_cut *c) {
+    if (!c) return;
+    arrfree(c->words);
+    arrfree(c->score);
+    arrfree(c->next);
+    arrfree(c->tmp);
+}
+
+// --- user dictionaries
+
+// jieba.suggest_freq(word, tune=False): product of FREQ.get(seg, 1)/total over its HMM-free cut.
+static long long t5p__suggest_freq(t5p_jieba *jb, const int32_t *cps, int n) {
+    t5p_cut c = {0};
+    double ftotal = (double)jb->total, freq = 1;
+    int nw = t5p_jieba_cut(jb, cps, n, 0, &c);
+    for (int k = 0; k < nw; k++) {
+        long long f = t5p_jieba_freq(jb, cps + c.words[k].start, c.words[k].end - c.words[k].start);
+        freq *= (double)(f < 0 ? 1 : f) / ftotal;
+    }
+    t5p_cut_free(&c);
+    long long cur = t5p_jieba_freq(jb, cps, n);
+    long long sug = (long long)(freq * (double)jb->total) + 1;
+    if (cur < 0) cur = 1;
+    return sug > cur ? sug : cur;
+}
+
+static int t5p__add_word_cps(t5p_jieba *jb, const int32_t *cps, int n, long long freq) {
+    if (n <= 0) return t5p__err(T5P_ERR_ARG, "empty word");
+    if (freq < 0) freq = t5p__suggest_freq(jb, cps, n);
+    int32_t node = t5p__jinsert(jb, cps, n, freq);
+    jb->total += freq;
+    if (freq == 0) jb->nodes[node].force_split = 1;
+    t5p__jieba_logp(jb);
+    return 0;
+}
+
+T5PDEF int t5p_jieba_add_word(t5p_jieba *jb, const char *word, long long freq) {
+    int32_t *cps = NULL;
+    size_t bad;
+    int n = t5p__utf8_strict(word, strlen(word), &cps, &bad);
+    int rc = n < 0 ? t5p__err(T5P_ERR_ARG, "word is not valid UTF-8 (byte %zu)", bad) : t5p__add_word_cps(jb, cps, n, freq);
+    arrfree(cps);
+    return rc;
+}
+
+// load_userdict: each line stripped (bytes.strip), a BOM dropped, then
+// ^(.+?)( [0-9]+)?( [a-z]+)?$ : the shortest word after which " freq" and/or " tag" end the line.
+T5PDEF int t5p_jieba_load_userdict(t5p_jieba *jb, const char *path) {
+    size_t len;
+    char *data = t5p_read_file(path, &len);
+    if (!data) return T5P_ERR_IO;
+    int32_t *cps = NULL;
+    int rc = 0, added = 0;
+    long lineno = 0;
+    for (size_t pos = 0; pos < len;) {
+        size_t end = pos;
+        while (end < len && data[end] != '\n') end++;
+        lineno++;
+        size_t a = pos, b = end, bad;
+        pos = end < len ? end + 1 : end;
+        while (a < b && t5p__ascii_space((unsigned char)data[a])) a++;
+        while (b > a && t5p__ascii_space((unsigned char)data[b - 1])) b--;
+        int n = t5p__utf8_strict(data + a, b - a, &cps, &bad);
+        if (n < 0) { rc = t5p__err(T5P_ERR_FORMAT, "%s:%ld: invalid UTF-8 at byte %zu (dictionary must be UTF-8)", path, lineno, a + bad); break; }
+        int s0 = 0;
+        while (s0 < n && cps[s0] == 0xFEFF) s0++;  // .lstrip('\ufeff')
+        if (s0 == n) continue;
+        int w = -1;
+        long long freq = -1;
+        for (int L = s0 + 1; L <= n && w < 0; L++) {  // lazy (.+?): the shortest word that works
+            int k = L;
+            long long f = -1;
+            if (k + 1 < n && cps[k] == ' ' && cps[k + 1] >= '0' && cps[k + 1] <= '9') {
+                f = 0;
+                k++;
+                while (k < n && cps[k] >= '0' && cps[k] <= '9') {
+                    f = f < (LLONG_MAX - 9) / 10 ? f * 10 + (cps[k] - '0') : f;
+                    k++;
+                }
+            }
+            if (k + 1 < n && cps[k] == ' ' && cps[k + 1] >= 'a' && cps[k + 1] <= 'z') {
+                int t = k + 1;
+                while (t < n && cps[t] >= 'a' && cps[t] <= 'z') t++;
+                if (t == n) k = n;
+            }
+            if (k == n) { w = L; freq = f; }
+        }
+        // '.' does not match a newline: a word containing '\r' ... cannot reach here ('\n' split)
+        if ((rc = t5p__add_word_cps(jb, cps + s0, w - s0, freq)) != 0) break;
+        added++;
+    }
+    arrfree(cps);
+    T5P_FREE(data);
+    return rc ? rc : added;
 }
 
 #endif  // T5P_IMPLEMENTATION_DONE

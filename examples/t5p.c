@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <time.h>
 
 #define EXIT_RUNTIME 1
@@ -96,6 +97,136 @@ static void bad_option(const char *cmd, const char *a) {
     exit(EXIT_USAGE);
 }
 
+
+// ----------------------------------------------------------------------------
+// segment: a drop-in for `python3 -m jieba`
+
+static const char *segment_help =
+    "usage: t5p segment [-d [DELIM]] [-D DICT] [-u USER_DICT] [-a] [-n] [-q] [--threads N] [FILE]\n"
+    "Jieba 0.42.1 word segmentation (a drop-in for `python3 -m jieba`): each line of FILE (or stdin),\n"
+    "without its line ending, is printed as its words joined by DELIM.\n"
+    "  -d, --delimiter [DELIM]  word delimiter (default ' / '; -d alone: ' ')\n"
+    "  -D, --dict DICT          main dictionary (default $T5P_JIEBA_DICT or jieba's dict.txt)\n"
+    "  -u, --user-dict FILE     user dictionary (word [freq] [tag] per line)\n"
+    "  -a, --cut-all            full mode: every dictionary word\n"
+    "  -n, --no-hmm             do not use the HMM for unknown words\n"
+    "  -q, --quiet              no messages on stderr\n"
+    "  --hmm DIR                HMM tables (jieba's finalseg dir; default beside the dictionary)\n"
+    "  --threads N              worker threads (default: all cores)\n"
+    "Invalid UTF-8 bytes are read as U+FFFD and counted on stderr.\n";
+
+// Lines are processed in batches so threads can cut them in parallel while output keeps its order.
+#define LINE_BATCH 2048
+
+typedef struct {
+    const t5p_jieba *jb;
+    int mode;
+    const char *delim;
+    size_t delim_len;
+} segment_opts;
+
+static void segment_line(const segment_opts *o, const char *line, size_t len, t5p_cut *cut, int32_t **cps,
+                         t5p__buf *out, long *nbad) {
+    int32_t *c = NULL;
+    long bad = 0;
+    long n = t5p_utf8_decode(line, len, &c, &bad);
+    *nbad += bad;
+    *cps = c;
+    int nw = t5p_jieba_cut(o->jb, c, (int)n, o->mode, cut);
+    for (int w = 0; w < nw; w++) {
+        if (w && !cut->words[w].join) t5p__buf_add(out, o->delim, o->delim_len);
+        for (int k = cut->words[w].start; k < cut->words[w].end; k++) t5p__buf_cp(out, c[k]);
+    }
+    t5p__buf_add(out, "\n", 1);
+    t5p_free(c);
+    *cps = NULL;
+}
+
+static int cmd_segment(int argc, char **argv) {
+    const char *dict = NULL, *user = NULL, *hmm_dir = NULL, *file = NULL, *delim = " / ";
+    int cut_all = 0, hmm = 1, quiet = 0, threads = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (is_help(a)) { fputs(segment_help, stdout); return 0; }
+        else if (strcmp(a, "-d") == 0 || strcmp(a, "--delimiter") == 0)
+            delim = (i + 1 < argc && argv[i + 1][0] != '-') ? argv[++i] : " ";  // argparse nargs='?'
+        else if (strncmp(a, "--delimiter=", 12) == 0) delim = a + 12;
+        else if (strncmp(a, "-d", 2) == 0 && a[2]) delim = a + 2;
+        else if (strcmp(a, "-D") == 0 || strcmp(a, "--dict") == 0) dict = opt_value(argc, argv, &i, "segment");
+        else if (strcmp(a, "-u") == 0 || strcmp(a, "--user-dict") == 0) user = opt_value(argc, argv, &i, "segment");
+        else if (strcmp(a, "--hmm") == 0) hmm_dir = opt_value(argc, argv, &i, "segment");
+        else if (strcmp(a, "-a") == 0 || strcmp(a, "--cut-all") == 0) cut_all = 1;
+        else if (strcmp(a, "-n") == 0 || strcmp(a, "--no-hmm") == 0) hmm = 0;
+        else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) quiet = 1;
+        else if (strcmp(a, "--threads") == 0) threads = (int)opt_long(opt_value(argc, argv, &i, "segment"), "--threads", "segment", 1, 1024);
+        else if (a[0] == '-' && a[1]) bad_option("segment", a);
+        else if (!file) file = a;
+        else { fprintf(stderr, "t5p segment: more than one input file ('%s')\n", a); return EXIT_USAGE; }
+    }
+    double t0 = now_s();
+    if (!dict) dict = t5p_jieba_default_dict();
+    if (hmm && !cut_all && !hmm_dir) hmm_dir = t5p_jieba_default_hmm();
+    t5p_jieba *jb = t5p_jieba_load(dict, hmm && !cut_all ? hmm_dir : NULL);
+    if (!jb) { fprintf(stderr, "t5p segment: %s\n", t5p_last_error()); return EXIT_USAGE; }
+    if (user && t5p_jieba_load_userdict(jb, user) < 0) {
+        fprintf(stderr, "t5p segment: %s\n", t5p_last_error());
+        t5p_jieba_free(jb);
+        return EXIT_USAGE;
+    }
+    if (!quiet) fprintf(stderr, "t5p segment: loaded %s in %.3f s\n", dict, now_s() - t0);
+    FILE *in = open_input(file, "segment");
+    segment_opts o = {jb, (cut_all ? T5P_CUT_ALL : 0) | (hmm ? T5P_CUT_HMM : 0), delim, strlen(delim)};
+#ifdef _OPENMP
+    if (threads > 0) omp_set_num_threads(threads);
+#else
+    (void)threads;
+#endif
+    static char obuf[1 << 16];
+    setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
+    t5p_lines r;
+    t5p_lines_init(&r, in);
+    char **lines = calloc(LINE_BATCH, sizeof(char *));
+    size_t *lens = calloc(LINE_BATCH, sizeof(size_t));
+    t5p__buf *outs = calloc(LINE_BATCH, sizeof(t5p__buf));
+    long nbad = 0, nlines = 0;
+    int eof = 0, rc = 0;
+    while (!eof) {
+        int nb = 0;
+        while (nb < LINE_BATCH) {
+            long len = t5p_lines_next(&r);
+            if (len < 0) { eof = 1; break; }
+            lines[nb] = realloc(lines[nb], (size_t)len + 1);
+            memcpy(lines[nb], r.buf, (size_t)len + 1);
+            lens[nb++] = (size_t)len;
+        }
+        #pragma omp parallel reduction(+ : nbad)
+        {
+            t5p_cut cut = {0};
+            int32_t *cps = NULL;
+            #pragma omp for schedule(dynamic, 16)
+            for (int k = 0; k < nb; k++) {
+                outs[k].n = 0;
+                segment_line(&o, lines[k], lens[k], &cut, &cps, &outs[k], &nbad);
+            }
+            t5p_cut_free(&cut);
+        }
+        for (int k = 0; k < nb; k++)
+            if (fwrite(outs[k].p, 1, outs[k].n, stdout) != outs[k].n) rc = EXIT_RUNTIME;
+        nlines += nb;
+        if (rc) break;
+    }
+    if (ferror(in)) { fprintf(stderr, "t5p segment: read error on %s\n", file ? file : "stdin"); rc = EXIT_RUNTIME; }
+    if (fflush(stdout) != 0) rc = EXIT_RUNTIME;
+    if (nbad && !quiet) fprintf(stderr, "t5p segment: %ld invalid UTF-8 bytes read as U+FFFD\n", nbad);
+    for (int k = 0; k < LINE_BATCH; k++) { free(lines[k]); free(outs[k].p); }
+    free(lines); free(lens); free(outs);
+    t5p_lines_free(&r);
+    if (in != stdin) fclose(in);
+    t5p_jieba_free(jb);
+    (void)nlines;
+    return rc;
+}
+
 // ----------------------------------------------------------------------------
 // subcommands
 
@@ -106,6 +237,7 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"segment", cmd_segment, "jieba word segmentation (drop-in for python3 -m jieba)"},
     {NULL, NULL, NULL},
 };
 
