@@ -149,6 +149,59 @@ typedef struct {
 T5PDEF int t5p_jieba_cut(const t5p_jieba *jb, const int32_t *cps, int n, int mode, t5p_cut *out);
 T5PDEF void t5p_cut_free(t5p_cut *c);
 
+// ----------------------------------------------------------------------------
+// 3. tokenizer: declarations
+//
+// The T5 PEGASUS tokenizer is bert4keras's Tokenizer(vocab, do_lower_case=True,
+// pre_tokenize=lambda s: jieba.cut(s, HMM=False)): the text is lowercased, NFD-decomposed and
+// stripped of combining marks (Mn); jieba cuts it into words; a word in the vocabulary is one
+// token, any other goes through BERT's basic tokenizer (punctuation and CJK characters split
+// off) and WordPiece ("##" continuation pieces). [CLS] ... [SEP] around it all.
+
+typedef struct t5p_vocab t5p_vocab;
+
+// Loads a vocabulary the way bert4keras's load_vocab does: Python text-mode lines (\n, \r, \r\n),
+// token = first whitespace-separated field (or the stripped line when there is none), id = the
+// number of distinct tokens seen before it (a repeated token takes that id without adding one).
+T5PDEF t5p_vocab *t5p_vocab_load(const char *path);
+// Builds a vocabulary from n tokens in id order (duplicates handled as above).
+T5PDEF t5p_vocab *t5p_vocab_new(const char *const *tokens, int n);
+T5PDEF void t5p_vocab_free(t5p_vocab *v);
+T5PDEF int t5p_vocab_size(const t5p_vocab *v);                  // len(token_dict)
+T5PDEF int t5p_vocab_id(const t5p_vocab *v, const char *token);  // -1 when absent
+T5PDEF const char *t5p_vocab_token(const t5p_vocab *v, int id); // NULL when no token has it
+T5PDEF int t5p_vocab_unk(const t5p_vocab *v);                   // id of [UNK] (-1 if absent)
+
+typedef struct {
+    const t5p_jieba *jieba;   // pre-tokenizer (cut with HMM off); NULL: BERT basic tokenizer only
+    const t5p_vocab *vocab;
+    int keep_case;            // 0 (default): do_lower_case=True, as T5 PEGASUS
+    int word_maxlen;          // 0: 200, bert4keras's default; longer words stay whole
+} t5p_tokenizer;
+
+// Tokens of one text plus scratch memory reused between calls (one per thread; zero-initialise).
+typedef struct {
+    int n;              // number of tokens
+    int *ids;           // stb_ds array: ids ([UNK] for tokens outside the vocabulary)
+    int32_t *off;       // stb_ds array: token i is the NUL-terminated string text + off[i]
+    char *text;         // stb_ds array of token bytes
+    long nbad;          // invalid UTF-8 bytes read as U+FFFD in the last text
+    int32_t *cps, *norm, *word;  // scratch
+    t5p_cut cut;                 // scratch
+    char *scratch;               // scratch
+} t5p_tokens;
+
+// bert4keras tokenize(text) then encode's truncation when maxlen > 0: while there are more than
+// maxlen tokens, the token before [SEP] is dropped. Returns the token count or a negative error.
+T5PDEF int t5p_tokenize(const t5p_tokenizer *tk, const char *text, size_t len, int maxlen, t5p_tokens *out);
+T5PDEF const char *t5p_token_str(const t5p_tokens *t, int i);
+T5PDEF void t5p_tokens_free(t5p_tokens *t);
+// Convenience: the ids of encode(text, maxlen) in a new array (t5p_free it). len < 0: strlen.
+T5PDEF int t5p_encode(const t5p_tokenizer *tk, const char *text, long len, int maxlen, int **ids);
+// bert4keras decode(ids): special [..] tokens dropped, ## pieces glued, CJK and punctuation glued,
+// its regex clean-ups. Returns a new NUL-terminated string (t5p_free it) or NULL (unknown id).
+T5PDEF char *t5p_decode(const t5p_tokenizer *tk, const int *ids, int n);
+
 #ifdef __cplusplus
 }
 #endif
@@ -1174,6 +1227,495 @@ T5PDEF int t5p_jieba_load_userdict(t5p_jieba *jb, const char *path) {
     arrfree(cps);
     T5P_FREE(data);
     return rc ? rc : added;
+}
+
+// ----------------------------------------------------------------------------
+// 3. tokenizer
+
+struct t5p_vocab {
+    struct { char *key; int value; } *map;  // stb_ds string hash: token -> id
+    char **by_id;                           // id -> token (NULL where no token has the id)
+    int size;                               // distinct tokens, len(token_dict)
+    int nid;                                // number of id slots
+    int unk;
+};
+
+static t5p_vocab *t5p__vocab_alloc(void) {
+    t5p_vocab *v = (t5p_vocab *)T5P_MALLOC(sizeof *v);
+    if (!v) return NULL;
+    memset(v, 0, sizeof *v);
+    sh_new_strdup(v->map);
+    return v;
+}
+
+// token_dict[token] = len(token_dict)
+static void t5p__vocab_add(t5p_vocab *v, const char *tok) {
+    int id = v->size;
+    if (shgeti(v->map, tok) < 0) v->size++;
+    shput(v->map, tok, id);
+}
+
+// _token_dict_inv = {v: k for k, v in token_dict.items()}: in first-insertion order, later wins.
+static void t5p__vocab_finish(t5p_vocab *v) {
+    v->nid = v->size + 1;
+    v->by_id = (char **)T5P_MALLOC(sizeof(char *) * (size_t)v->nid);
+    T5P_ASSERT(v->by_id);
+    for (int i = 0; i < v->nid; i++) v->by_id[i] = NULL;
+    for (ptrdiff_t i = 0; i < shlen(v->map); i++) v->by_id[v->map[i].value] = v->map[i].key;
+    v->unk = t5p_vocab_id(v, "[UNK]");
+}
+
+T5PDEF t5p_vocab *t5p_vocab_new(const char *const *tokens, int n) {
+    t5p_vocab *v = t5p__vocab_alloc();
+    if (!v) { t5p__err(T5P_ERR_NOMEM, "out of memory"); return NULL; }
+    for (int i = 0; i < n; i++) t5p__vocab_add(v, tokens[i]);
+    t5p__vocab_finish(v);
+    return v;
+}
+
+T5PDEF t5p_vocab *t5p_vocab_load(const char *path) {
+    size_t len;
+    char *data = t5p_read_file(path, &len);
+    if (!data) return NULL;
+    t5p_vocab *v = t5p__vocab_alloc();
+    t5p__buf tok = {0};
+    long lineno = 0;
+    for (size_t pos = 0; pos < len;) {
+        size_t end = pos;  // Python universal newlines: \n, \r, \r\n
+        while (end < len && data[end] != '\n' && data[end] != '\r') end++;
+        size_t next = end;
+        if (next < len) next += (data[next] == '\r' && next + 1 < len && data[next + 1] == '\n') ? 2 : 1;
+        lineno++;
+        // line.split()[0], else line.strip() (then the line is all whitespace: the empty token)
+        size_t i = pos, a = end, b = end;
+        int first = 1;
+        while (i < end) {
+            size_t at = i;
+            int32_t cp = t5p_utf8_next(data, end, &i);
+            if (cp < 0 || cp == 0) {
+                if (cp == 0) continue;  // NUL is an ordinary character to Python
+                t5p__err(T5P_ERR_FORMAT, "%s:%ld: invalid UTF-8 at byte %zu", path, lineno, at);
+                T5P_FREE(data); T5P_FREE(tok.p); t5p_vocab_free(v);
+                return NULL;
+            }
+            if (t5p_is_space(cp)) {
+                if (!first) { b = at; break; }
+            } else if (first) { a = at; first = 0; }
+        }
+        if (first) a = b = end;
+        if (memchr(data + a, 0, b - a)) {
+            t5p__err(T5P_ERR_FORMAT, "%s:%ld: NUL byte inside a token", path, lineno);
+            T5P_FREE(data); T5P_FREE(tok.p); t5p_vocab_free(v);
+            return NULL;
+        }
+        tok.n = 0;
+        t5p__buf_add(&tok, data + a, b - a);
+        t5p__vocab_add(v, tok.p);
+        pos = next;
+    }
+    T5P_FREE(data);
+    T5P_FREE(tok.p);
+    t5p__vocab_finish(v);
+    return v;
+}
+
+T5PDEF void t5p_vocab_free(t5p_vocab *v) {
+    if (!v) return;
+    shfree(v->map);
+    T5P_FREE(v->by_id);
+    T5P_FREE(v);
+}
+
+T5PDEF int t5p_vocab_size(const t5p_vocab *v) { return v->size; }
+T5PDEF int t5p_vocab_unk(const t5p_vocab *v) { return v->unk; }
+
+T5PDEF int t5p_vocab_id(const t5p_vocab *v, const char *token) {
+    t5p_vocab *m = (t5p_vocab *)v;  // stb_ds look-ups take a non-const map
+    ptrdiff_t i = shgeti(m->map, token);
+    return i < 0 ? -1 : m->map[i].value;
+}
+
+T5PDEF const char *t5p_vocab_token(const t5p_vocab *v, int id) {
+    return id >= 0 && id < v->nid ? v->by_id[id] : NULL;
+}
+
+// --- character classes of bert4keras's Tokenizer
+
+static inline int t5p__is_cjk(int32_t c) {
+    return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF) ||
+           (c >= 0x2A700 && c <= 0x2B73F) || (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B820 && c <= 0x2CEAF) ||
+           (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
+}
+
+static inline int t5p__is_punct(int32_t c) {
+    if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126)) return 1;
+    if (c < 128) return 0;
+    utf8proc_category_t k = utf8proc_category(c);
+    return k >= UTF8PROC_CATEGORY_PC && k <= UTF8PROC_CATEGORY_PO;
+}
+
+// _is_space: ' ', \n, \r, \t or category Zs
+static inline int t5p__bert_space(int32_t c) {
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t' || (c >= 128 && utf8proc_category(c) == UTF8PROC_CATEGORY_ZS);
+}
+
+// dropped by the basic tokenizer: U+0000, U+FFFD, categories Cc and Cf
+static inline int t5p__bert_drop(int32_t c) {
+    if (c == 0 || c == 0xFFFD) return 1;
+    utf8proc_category_t k = utf8proc_category(c);
+    return k == UTF8PROC_CATEGORY_CC || k == UTF8PROC_CATEGORY_CF;
+}
+
+// --- lowercase (Python str.lower), NFD, drop Mn
+
+static int t5p__case_ignorable(int32_t c) {
+    utf8proc_category_t k = utf8proc_category(c);
+    if (k == UTF8PROC_CATEGORY_MN || k == UTF8PROC_CATEGORY_ME || k == UTF8PROC_CATEGORY_CF ||
+        k == UTF8PROC_CATEGORY_LM || k == UTF8PROC_CATEGORY_SK)
+        return 1;
+    switch (c) {  // Word_Break MidLetter, MidNumLet, Single_Quote
+    case 0x27: case 0x2E: case 0x3A: case 0xB7: case 0x387: case 0x5F4: case 0x2018: case 0x2019:
+    case 0x2024: case 0x2027: case 0xFE13: case 0xFE52: case 0xFE55: case 0xFF07: case 0xFF0E: case 0xFF1A:
+        return 1;
+    }
+    return 0;
+}
+
+static int t5p__cased(int32_t c) {
+    utf8proc_category_t k = utf8proc_category(c);
+    return k == UTF8PROC_CATEGORY_LU || k == UTF8PROC_CATEGORY_LL || k == UTF8PROC_CATEGORY_LT ||
+           utf8proc_toupper(c) != c || utf8proc_tolower(c) != c;
+}
+
+// Python's Final_Sigma rule for U+03A3 at position i of s[0..n).
+static int32_t t5p__lower_sigma(const int32_t *s, int n, int i) {
+    int j = i - 1;
+    while (j >= 0 && t5p__case_ignorable(s[j])) j--;
+    int final = j >= 0 && t5p__cased(s[j]);
+    if (final) {
+        j = i + 1;
+        while (j < n && t5p__case_ignorable(s[j])) j++;
+        final = j == n || !t5p__cased(s[j]);
+    }
+    return final ? 0x3C2 : 0x3C3;
+}
+
+// text.lower() -> unicodedata.normalize('NFD') -> drop category Mn, into *out (stb_ds array).
+static void t5p__bert_normalize(const int32_t *s, int n, int32_t **out) {
+    t5p__arrclear(*out);
+    for (int i = 0; i < n; i++) {
+        int32_t c = s[i];
+        if ((c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF)) {  // no case, no decomposition
+            arrput(*out, c);
+            continue;
+        }
+        if (c < 128) {
+            arrput(*out, (c >= 'A' && c <= 'Z') ? c + 32 : c);
+            continue;
+        }
+        int32_t low[2];
+        int nl = 1;
+        if (c == 0x130) { low[0] = 'i'; low[1] = 0x307; nl = 2; }  // the one multi-character lowercase
+        else if (c == 0x3A3) low[0] = t5p__lower_sigma(s, n, i);
+        else low[0] = utf8proc_tolower(c);
+        for (int k = 0; k < nl; k++) {
+            utf8proc_int32_t d[8];
+            int bound = 0;
+            utf8proc_ssize_t nd = utf8proc_decompose_char(low[k], d, 8, UTF8PROC_DECOMPOSE, &bound);
+            if (nd < 0 || nd > 8) { d[0] = low[k]; nd = 1; }
+            for (int q = 0; q < nd; q++) {
+                // canonical ordering: move a mark left past marks of higher combining class
+                ptrdiff_t at = arrlen(*out);
+                arrput(*out, d[q]);
+                int cc = utf8proc_get_property(d[q])->combining_class;
+                while (cc && at > 0) {
+                    int pc = utf8proc_get_property((*out)[at - 1])->combining_class;
+                    if (pc <= cc) break;
+                    int32_t t = (*out)[at - 1];
+                    (*out)[at - 1] = (*out)[at];
+                    (*out)[at] = t;
+                    at--;
+                }
+            }
+        }
+    }
+    // drop Mn (after ordering, as Python does it on the normalised string)
+    ptrdiff_t m = 0;
+    for (ptrdiff_t i = 0; i < arrlen(*out); i++)
+        if ((*out)[i] < 0x300 || utf8proc_category((*out)[i]) != UTF8PROC_CATEGORY_MN) (*out)[m++] = (*out)[i];
+    arrsetlen(*out, m);
+}
+
+// --- tokens
+
+static void t5p__tok_push(t5p_tokens *t, const char *s, size_t n, int id) {
+    arrput(t->off, (int32_t)arrlen(t->text));
+    memcpy(arraddnptr(t->text, n + 1), s, n);
+    t->text[arrlen(t->text) - 1] = 0;
+    arrput(t->ids, id);
+    t->n++;
+}
+
+// Encodes cps into t->scratch (NUL-terminated, with an optional "##" prefix); returns its length,
+// or -1 when the text holds a NUL (then it cannot be a vocabulary token).
+static int t5p__tok_utf8(t5p_tokens *t, const int32_t *cps, int n, int hashes) {
+    t5p__arrclear(t->scratch);
+    if (hashes) { arrput(t->scratch, '#'); arrput(t->scratch, '#'); }
+    int nul = 0;
+    for (int i = 0; i < n; i++) {
+        char *p = arraddnptr(t->scratch, 4);
+        int k = t5p_utf8_put(p, (uint32_t)cps[i]);
+        arrsetlen(t->scratch, arrlen(t->scratch) - 4 + k);
+        nul |= cps[i] == 0;
+    }
+    arrput(t->scratch, 0);
+    return nul ? -1 : (int)arrlen(t->scratch) - 1;
+}
+
+static int t5p__lookup(const t5p_tokenizer *tk, t5p_tokens *t, const int32_t *cps, int n, int hashes) {
+    int len = t5p__tok_utf8(t, cps, n, hashes);
+    return len < 0 ? -1 : t5p_vocab_id(tk->vocab, t->scratch);
+}
+
+// _word_piece_tokenize: greedy longest match from the left, "##" on continuation pieces; a word
+// longer than word_maxlen, or with a position no piece matches, is one token (unknown).
+static void t5p__wordpiece(const t5p_tokenizer *tk, t5p_tokens *t, const int32_t *w, int n) {
+    int maxlen = tk->word_maxlen > 0 ? tk->word_maxlen : 200;
+    int n0 = t->n;
+    ptrdiff_t text0 = arrlen(t->text);
+    if (n <= maxlen) {
+        for (int start = 0; start < n;) {
+            int end = n, id = -1;
+            for (; end > start; end--)
+                if ((id = t5p__lookup(tk, t, w + start, end - start, start > 0)) >= 0) break;
+            if (end == start) goto whole;
+            t5p__tok_push(t, t->scratch, strlen(t->scratch), id);
+            start = end;
+        }
+        return;
+    }
+whole:
+    t->n = n0;  // drop the pieces of this word
+    arrsetlen(t->ids, n0);
+    arrsetlen(t->off, n0);
+    arrsetlen(t->text, text0);
+    t5p__tok_utf8(t, w, n, 0);
+    int len = (int)arrlen(t->scratch) - 1;
+    int id = memchr(t->scratch, 0, (size_t)len) ? -1 : t5p_vocab_id(tk->vocab, t->scratch);
+    t5p__tok_push(t, t->scratch, (size_t)len, id < 0 ? tk->vocab->unk : id);
+}
+
+// BERT's basic tokenizer on s[0..n): punctuation and CJK characters become single words, spaces
+// separate, NUL/U+FFFD/Cc/Cf vanish; every word then goes through WordPiece.
+static void t5p__basic_tokenize(const t5p_tokenizer *tk, t5p_tokens *t, const int32_t *s, int n) {
+    t5p__arrclear(t->word);
+    for (int i = 0; i <= n; i++) {
+        int32_t c = i < n ? s[i] : ' ';
+        int alone = i < n && (t5p__is_punct(c) || t5p__is_cjk(c));
+        if (alone || t5p__bert_space(c) || t5p_is_space(c)) {  // spaced.split() also splits on isspace
+            if (arrlen(t->word)) {
+                int32_t *w = t->word;
+                t->word = NULL;  // t5p__wordpiece does not use t->word; keep ownership simple
+                t5p__wordpiece(tk, t, w, (int)arrlen(w));
+                t->word = w;
+                t5p__arrclear(t->word);
+            }
+            if (alone) t5p__wordpiece(tk, t, &c, 1);
+        } else if (!t5p__bert_drop(c)) {
+            arrput(t->word, c);
+        }
+    }
+}
+
+T5PDEF int t5p_tokenize(const t5p_tokenizer *tk, const char *text, size_t len, int maxlen, t5p_tokens *t) {
+    if (!tk || !tk->vocab) return t5p__err(T5P_ERR_ARG, "tokenizer without a vocabulary");
+    t->n = 0;
+    t5p__arrclear(t->ids);
+    t5p__arrclear(t->off);
+    t5p__arrclear(t->text);
+    // decode (invalid bytes -> U+FFFD), then lower/NFD/Mn on the whole text
+    t5p__arrclear(t->cps);
+    t->nbad = 0;
+    for (size_t i = 0; i < len;) {
+        int32_t cp = t5p_utf8_next(text, len, &i);
+        if (cp < 0) { cp = 0xFFFD; t->nbad++; }
+        arrput(t->cps, cp);
+    }
+    const int32_t *s = t->cps;
+    int n = (int)arrlen(t->cps);
+    if (!tk->keep_case) {
+        t5p__bert_normalize(t->cps, n, &t->norm);
+        s = t->norm;
+        n = (int)arrlen(t->norm);
+    }
+    t5p__tok_push(t, "[CLS]", 5, t5p_vocab_id(tk->vocab, "[CLS]"));
+    if (tk->jieba) {
+        // pre_tokenize: jieba words in the vocabulary are tokens; others go through the basic
+        // tokenizer (bert4keras normalises them again, which changes nothing: it is idempotent)
+        int nw = t5p_jieba_cut(tk->jieba, s, n, 0, &t->cut);
+        for (int k = 0; k < nw; k++) {
+            const int32_t *w = s + t->cut.words[k].start;
+            int wl = t->cut.words[k].end - t->cut.words[k].start;
+            int id = t5p__lookup(tk, t, w, wl, 0);
+            if (id >= 0) t5p__tok_push(t, t->scratch, strlen(t->scratch), id);
+            else t5p__basic_tokenize(tk, t, w, wl);
+        }
+    } else {
+        t5p__basic_tokenize(tk, t, s, n);
+    }
+    t5p__tok_push(t, "[SEP]", 5, t5p_vocab_id(tk->vocab, "[SEP]"));
+    for (int i = 0; i < t->n; i++)
+        if (t->ids[i] < 0) t->ids[i] = tk->vocab->unk;
+    if (maxlen > 0 && t->n > maxlen) {  // truncate_sequences(maxlen, -2, tokens): keep the last token
+        t->off[maxlen - 1] = t->off[t->n - 1];
+        t->ids[maxlen - 1] = t->ids[t->n - 1];
+        t->n = maxlen;
+        arrsetlen(t->off, maxlen);
+        arrsetlen(t->ids, maxlen);
+    }
+    return t->n;
+}
+
+T5PDEF const char *t5p_token_str(const t5p_tokens *t, int i) { return t->text + t->off[i]; }
+
+T5PDEF void t5p_tokens_free(t5p_tokens *t) {
+    if (!t) return;
+    arrfree(t->ids);
+    arrfree(t->off);
+    arrfree(t->text);
+    arrfree(t->cps);
+    arrfree(t->norm);
+    arrfree(t->word);
+    arrfree(t->scratch);
+    t5p_cut_free(&t->cut);
+    memset(t, 0, sizeof *t);
+}
+
+T5PDEF int t5p_encode(const t5p_tokenizer *tk, const char *text, long len, int maxlen, int **ids) {
+    t5p_tokens t = {0};
+    int n = t5p_tokenize(tk, text, len < 0 ? strlen(text) : (size_t)len, maxlen, &t);
+    if (n >= 0) {
+        for (int i = 0; i < n; i++)
+            if (t.ids[i] < 0) { n = t5p__err(T5P_ERR_ARG, "token '%s' is not in the vocabulary and it has no [UNK]", t5p_token_str(&t, i)); break; }
+    }
+    if (n >= 0) {
+        *ids = (int *)T5P_MALLOC(sizeof(int) * (size_t)(n ? n : 1));
+        if (!*ids) n = t5p__err(T5P_ERR_NOMEM, "out of memory");
+        else memcpy(*ids, t.ids, sizeof(int) * (size_t)n);
+    }
+    t5p_tokens_free(&t);
+    return n;
+}
+
+// --- decode
+
+static int t5p__is_cjk_punct(int32_t c) {
+    static const uint16_t p[] = {  // bert4keras _cjk_punctuation() + '+-/={(<['
+        0xff02, 0xff03, 0xff04, 0xff05, 0xff06, 0xff07, 0xff08, 0xff09, 0xff0a, 0xff0b, 0xff0c, 0xff0d, 0xff0f,
+        0xff1a, 0xff1b, 0xff1c, 0xff1d, 0xff1e, 0xff20, 0xff3b, 0xff3c, 0xff3d, 0xff3e, 0xff3f, 0xff40, 0xff5b,
+        0xff5c, 0xff5d, 0xff5e, 0xff5f, 0xff60, 0xff62, 0xff63, 0xff64, 0x3000, 0x3001, 0x3003, 0x3008, 0x3009,
+        0x300a, 0x300b, 0x300c, 0x300d, 0x300e, 0x300f, 0x3010, 0x3011, 0x3014, 0x3015, 0x3016, 0x3017, 0x3018,
+        0x3019, 0x301a, 0x301b, 0x301c, 0x301d, 0x301e, 0x301f, 0x3030, 0x303e, 0x303f, 0x2013, 0x2014, 0x2018,
+        0x2019, 0x201b, 0x201c, 0x201d, 0x201e, 0x201f, 0x2026, 0x2027, 0xfe4f, 0xfe51, 0xfe54, 0x00b7, 0xff01,
+        0xff1f, 0xff61, 0x3002, '+', '-', '/', '=', '{', '(', '<', '['};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+        if (p[i] == c) return 1;
+    return 0;
+}
+
+static int t5p__is_digit(int32_t c) {
+    return (c >= '0' && c <= '9') || (c >= 128 && utf8proc_category(c) == UTF8PROC_CATEGORY_ND);
+}
+
+T5PDEF char *t5p_decode(const t5p_tokenizer *tk, const int *ids, int n) {
+    int32_t *a = NULL, *b = NULL, *tc = NULL;
+    int i = 0;  // index among the non-special tokens
+    for (int k = 0; k < n; k++) {
+        const char *tok = t5p_vocab_token(tk->vocab, ids[k]);
+        if (!tok) {
+            arrfree(a); arrfree(tc);
+            t5p__err(T5P_ERR_ARG, "id %d has no token in the vocabulary", ids[k]);
+            return NULL;
+        }
+        size_t tl = strlen(tok);
+        if (tl && tok[0] == '[' && tok[tl - 1] == ']') continue;  // _is_special
+        t5p__arrclear(tc);
+        for (size_t q = 0; q < tl;) {
+            int32_t cp = t5p_utf8_next(tok, tl, &q);
+            arrput(tc, cp < 0 ? 0xFFFD : cp);
+        }
+        int m = (int)arrlen(tc);
+        if (tl >= 2 && tok[0] == '#' && tok[1] == '#') {
+            for (int q = 2; q < m; q++) arrput(a, tc[q]);
+        } else if (m == 1 && t5p__is_cjk(tc[0])) {
+            arrput(a, tc[0]);
+        } else if (m == 1 && t5p__is_punct(tc[0])) {
+            arrput(a, tc[0]);
+            arrput(a, ' ');
+        } else if (i > 0 && arrlen(a) && t5p__is_cjk(a[arrlen(a) - 1])) {
+            for (int q = 0; q < m; q++) arrput(a, tc[q]);
+        } else {
+            arrput(a, ' ');
+            for (int q = 0; q < m; q++) arrput(a, tc[q]);
+        }
+        i++;
+    }
+    arrfree(tc);
+    int len = (int)arrlen(a);
+    // re.sub(' +', ' ', text)
+    for (int k = 0; k < len; k++)
+        if (!(a[k] == ' ' && k > 0 && a[k - 1] == ' ')) arrput(b, a[k]);
+    // re.sub("' (re|m|s|t|ve|d|ll) ", "'\\1 ", text)
+    t5p__arrclear(a);
+    len = (int)arrlen(b);
+    static const char *const contr[] = {"re", "m", "s", "t", "ve", "d", "ll"};
+    for (int k = 0; k < len;) {
+        int hit = 0;
+        if (b[k] == '\'' && k + 1 < len && b[k + 1] == ' ') {
+            for (int c = 0; c < 7 && !hit; c++) {
+                int cl = (int)strlen(contr[c]), ok = k + 2 + cl < len && b[k + 2 + cl] == ' ';
+                for (int q = 0; ok && q < cl; q++) ok = b[k + 2 + q] == contr[c][q];
+                if (ok) {
+                    arrput(a, '\'');
+                    for (int q = 0; q < cl; q++) arrput(a, contr[c][q]);
+                    arrput(a, ' ');
+                    k += 3 + cl;
+                    hit = 1;
+                }
+            }
+        }
+        if (!hit) arrput(a, b[k++]);
+    }
+    // re.sub('(P) ', '\\1', text) for the CJK punctuation and '+-/={(<['
+    t5p__arrclear(b);
+    len = (int)arrlen(a);
+    for (int k = 0; k < len; k++) {
+        arrput(b, a[k]);
+        if (t5p__is_cjk_punct(a[k]) && k + 1 < len && a[k + 1] == ' ') k++;
+    }
+    // re.sub('(\\d\\.) (\\d)', '\\1\\2', text)
+    t5p__arrclear(a);
+    len = (int)arrlen(b);
+    for (int k = 0; k < len;) {
+        if (k + 3 < len && t5p__is_digit(b[k]) && b[k + 1] == '.' && b[k + 2] == ' ' && t5p__is_digit(b[k + 3])) {
+            arrput(a, b[k]);
+            arrput(a, '.');
+            arrput(a, b[k + 3]);
+            k += 4;
+        } else {
+            arrput(a, b[k++]);
+        }
+    }
+    // .strip()
+    int lo = 0, hi = (int)arrlen(a);
+    while (lo < hi && t5p_is_space(a[lo])) lo++;
+    while (hi > lo && t5p_is_space(a[hi - 1])) hi--;
+    t5p__buf out = {0};
+    t5p__buf_reserve(&out, (size_t)(hi - lo) * 4);
+    for (int k = lo; k < hi; k++) t5p__buf_cp(&out, a[k]);
+    arrfree(a);
+    arrfree(b);
+    return out.p;
 }
 
 #endif  // T5P_IMPLEMENTATION_DONE

@@ -115,23 +115,82 @@ static const char *segment_help =
     "  --threads N              worker threads (default: all cores)\n"
     "Invalid UTF-8 bytes are read as U+FFFD and counted on stderr.\n";
 
-// Lines are processed in batches so threads can cut them in parallel while output keeps its order.
+// Lines are processed in batches so threads can work on them in parallel while the output keeps
+// the input's order. Each thread owns a state made by `init` and freed by `done`.
 #define LINE_BATCH 2048
+
+typedef struct {
+    void *(*init)(void *ctx);
+    void (*line)(void *ctx, void *state, const char *line, size_t len, t5p__buf *out);
+    void (*done)(void *ctx, void *state);
+} line_job;
+
+// Runs job over every line of `in`, writing the outputs to stdout. Returns 0 or EXIT_RUNTIME.
+static int map_lines(FILE *in, const char *name, const line_job *job, void *ctx, int threads, const char *cmd) {
+#ifdef _OPENMP
+    if (threads > 0) omp_set_num_threads(threads);
+#else
+    (void)threads;
+#endif
+    static char obuf[1 << 16];
+    setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
+    t5p_lines r;
+    t5p_lines_init(&r, in);
+    char **lines = calloc(LINE_BATCH, sizeof(char *));
+    size_t *lens = calloc(LINE_BATCH, sizeof(size_t));
+    t5p__buf *outs = calloc(LINE_BATCH, sizeof(t5p__buf));
+    int eof = 0, rc = 0;
+    while (!eof && !rc) {
+        int nb = 0;
+        while (nb < LINE_BATCH) {
+            long len = t5p_lines_next(&r);
+            if (len < 0) { eof = 1; break; }
+            lines[nb] = realloc(lines[nb], (size_t)len + 1);
+            memcpy(lines[nb], r.buf, (size_t)len + 1);
+            lens[nb++] = (size_t)len;
+        }
+        #pragma omp parallel
+        {
+            void *state = job->init(ctx);
+            #pragma omp for schedule(dynamic, 16)
+            for (int k = 0; k < nb; k++) {
+                outs[k].n = 0;
+                job->line(ctx, state, lines[k], lens[k], &outs[k]);
+            }
+            job->done(ctx, state);
+        }
+        for (int k = 0; k < nb && !rc; k++)
+            if (outs[k].n && fwrite(outs[k].p, 1, outs[k].n, stdout) != outs[k].n) rc = EXIT_RUNTIME;
+    }
+    if (ferror(in)) { fprintf(stderr, "t5p %s: read error on %s\n", cmd, name); rc = EXIT_RUNTIME; }
+    if (fflush(stdout) != 0) { fprintf(stderr, "t5p %s: write error: %s\n", cmd, strerror(errno)); rc = EXIT_RUNTIME; }
+    for (int k = 0; k < LINE_BATCH; k++) { free(lines[k]); free(outs[k].p); }
+    free(lines); free(lens); free(outs);
+    t5p_lines_free(&r);
+    return rc;
+}
 
 typedef struct {
     const t5p_jieba *jb;
     int mode;
     const char *delim;
     size_t delim_len;
-} segment_opts;
+    long nbad;
+} segment_ctx;
 
-static void segment_line(const segment_opts *o, const char *line, size_t len, t5p_cut *cut, int32_t **cps,
-                         t5p__buf *out, long *nbad) {
+static void *segment_init(void *ctx) { (void)ctx; return calloc(1, sizeof(t5p_cut)); }
+static void segment_done(void *ctx, void *state) { (void)ctx; t5p_cut_free(state); free(state); }
+
+static void segment_line(void *ctx, void *state, const char *line, size_t len, t5p__buf *out) {
+    segment_ctx *o = ctx;
+    t5p_cut *cut = state;
     int32_t *c = NULL;
     long bad = 0;
     long n = t5p_utf8_decode(line, len, &c, &bad);
-    *nbad += bad;
-    *cps = c;
+    if (bad) {
+        #pragma omp atomic
+        o->nbad += bad;
+    }
     int nw = t5p_jieba_cut(o->jb, c, (int)n, o->mode, cut);
     for (int w = 0; w < nw; w++) {
         if (w && !cut->words[w].join) t5p__buf_add(out, o->delim, o->delim_len);
@@ -139,7 +198,6 @@ static void segment_line(const segment_opts *o, const char *line, size_t len, t5
     }
     t5p__buf_add(out, "\n", 1);
     t5p_free(c);
-    *cps = NULL;
 }
 
 static int cmd_segment(int argc, char **argv) {
@@ -175,55 +233,132 @@ static int cmd_segment(int argc, char **argv) {
     }
     if (!quiet) fprintf(stderr, "t5p segment: loaded %s in %.3f s\n", dict, now_s() - t0);
     FILE *in = open_input(file, "segment");
-    segment_opts o = {jb, (cut_all ? T5P_CUT_ALL : 0) | (hmm ? T5P_CUT_HMM : 0), delim, strlen(delim)};
-#ifdef _OPENMP
-    if (threads > 0) omp_set_num_threads(threads);
-#else
-    (void)threads;
-#endif
-    static char obuf[1 << 16];
-    setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
-    t5p_lines r;
-    t5p_lines_init(&r, in);
-    char **lines = calloc(LINE_BATCH, sizeof(char *));
-    size_t *lens = calloc(LINE_BATCH, sizeof(size_t));
-    t5p__buf *outs = calloc(LINE_BATCH, sizeof(t5p__buf));
-    long nbad = 0, nlines = 0;
-    int eof = 0, rc = 0;
-    while (!eof) {
-        int nb = 0;
-        while (nb < LINE_BATCH) {
-            long len = t5p_lines_next(&r);
-            if (len < 0) { eof = 1; break; }
-            lines[nb] = realloc(lines[nb], (size_t)len + 1);
-            memcpy(lines[nb], r.buf, (size_t)len + 1);
-            lens[nb++] = (size_t)len;
-        }
-        #pragma omp parallel reduction(+ : nbad)
-        {
-            t5p_cut cut = {0};
-            int32_t *cps = NULL;
-            #pragma omp for schedule(dynamic, 16)
-            for (int k = 0; k < nb; k++) {
-                outs[k].n = 0;
-                segment_line(&o, lines[k], lens[k], &cut, &cps, &outs[k], &nbad);
-            }
-            t5p_cut_free(&cut);
-        }
-        for (int k = 0; k < nb; k++)
-            if (fwrite(outs[k].p, 1, outs[k].n, stdout) != outs[k].n) rc = EXIT_RUNTIME;
-        nlines += nb;
-        if (rc) break;
-    }
-    if (ferror(in)) { fprintf(stderr, "t5p segment: read error on %s\n", file ? file : "stdin"); rc = EXIT_RUNTIME; }
-    if (fflush(stdout) != 0) rc = EXIT_RUNTIME;
-    if (nbad && !quiet) fprintf(stderr, "t5p segment: %ld invalid UTF-8 bytes read as U+FFFD\n", nbad);
-    for (int k = 0; k < LINE_BATCH; k++) { free(lines[k]); free(outs[k].p); }
-    free(lines); free(lens); free(outs);
-    t5p_lines_free(&r);
+    segment_ctx o = {jb, (cut_all ? T5P_CUT_ALL : 0) | (hmm ? T5P_CUT_HMM : 0), delim, strlen(delim), 0};
+    line_job job = {segment_init, segment_line, segment_done};
+    int rc = map_lines(in, file ? file : "stdin", &job, &o, threads, "segment");
+    if (o.nbad && !quiet) fprintf(stderr, "t5p segment: %ld invalid UTF-8 bytes read as U+FFFD\n", o.nbad);
     if (in != stdin) fclose(in);
     t5p_jieba_free(jb);
-    (void)nlines;
+    return rc;
+}
+
+// ----------------------------------------------------------------------------
+// tokenize: bert4keras Tokenizer(vocab, do_lower_case=True, pre_tokenize=jieba.cut(s, HMM=False))
+
+static const char *tokenize_help =
+    "usage: t5p tokenize --vocab VOCAB [-D DICT] [--ids] [--maxlen N] [--decode] [--no-jieba] [--threads N] [FILE]\n"
+    "The T5 PEGASUS tokenizer: for each line of FILE (or stdin) the tokens of bert4keras's\n"
+    "Tokenizer(VOCAB, do_lower_case=True, pre_tokenize=lambda s: jieba.cut(s, HMM=False)).tokenize(line)\n"
+    "joined by single spaces, [CLS] and [SEP] included.\n"
+    "  --vocab VOCAB   vocabulary file, one token per line (required)\n"
+    "  -D, --dict DICT jieba dictionary (default $T5P_JIEBA_DICT or jieba's dict.txt)\n"
+    "  --ids           print the ids of encode(line, maxlen) instead of the tokens\n"
+    "  --maxlen N      truncate to N tokens, [SEP] kept (bert4keras encode's rule)\n"
+    "  --decode        read lines of ids and print bert4keras's decode(ids)\n"
+    "  --no-jieba      no jieba pre-tokenization (plain BERT tokenizer)\n"
+    "  --cased         do not lowercase/NFD/strip accents (do_lower_case=False)\n"
+    "  -q, --quiet     no messages on stderr\n"
+    "  --threads N     worker threads (default: all cores)\n";
+
+typedef struct {
+    t5p_tokenizer tk;
+    int ids, decode, maxlen;
+    long nbad, nerr;
+    long first_err_line;
+} tokenize_ctx;
+
+static void *tokenize_init(void *ctx) { (void)ctx; return calloc(1, sizeof(t5p_tokens)); }
+static void tokenize_done(void *ctx, void *state) { (void)ctx; t5p_tokens_free(state); free(state); }
+
+static void tokenize_line(void *ctx, void *state, const char *line, size_t len, t5p__buf *out) {
+    tokenize_ctx *o = ctx;
+    t5p_tokens *t = state;
+    char num[16];
+    if (o->decode) {
+        int *ids = NULL;
+        const char *p = line, *end = line + len;
+        int ok = 1;
+        while (p < end) {
+            while (p < end && (*p == ' ' || *p == '\t' || *p == ',')) p++;
+            if (p == end) break;
+            char *e;
+            long v = strtol(p, &e, 10);
+            if (e == p || v < 0 || v > INT32_MAX) { ok = 0; break; }
+            arrput(ids, (int)v);
+            p = e;
+        }
+        char *text = ok ? t5p_decode(&o->tk, ids, (int)arrlen(ids)) : NULL;
+        if (text) t5p__buf_add(out, text, strlen(text));
+        else {
+            #pragma omp atomic
+            o->nerr++;
+        }
+        t5p__buf_add(out, "\n", 1);
+        free(text);
+        arrfree(ids);
+        return;
+    }
+    int n = t5p_tokenize(&o->tk, line, len, o->ids ? o->maxlen : 0, t);
+    if (t->nbad) {
+        #pragma omp atomic
+        o->nbad += t->nbad;
+    }
+    for (int i = 0; i < n; i++) {
+        if (i) t5p__buf_add(out, " ", 1);
+        if (o->ids) {
+            int k = snprintf(num, sizeof num, "%d", t->ids[i]);
+            t5p__buf_add(out, num, (size_t)k);
+        } else {
+            const char *s = t5p_token_str(t, i);
+            t5p__buf_add(out, s, strlen(s));
+        }
+    }
+    t5p__buf_add(out, "\n", 1);
+}
+
+static int cmd_tokenize(int argc, char **argv) {
+    const char *vocab = NULL, *dict = NULL, *file = NULL;
+    int threads = 0, quiet = 0, no_jieba = 0;
+    tokenize_ctx o = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (is_help(a)) { fputs(tokenize_help, stdout); return 0; }
+        else if (strcmp(a, "--vocab") == 0) vocab = opt_value(argc, argv, &i, "tokenize");
+        else if (strcmp(a, "-D") == 0 || strcmp(a, "--dict") == 0) dict = opt_value(argc, argv, &i, "tokenize");
+        else if (strcmp(a, "--ids") == 0) o.ids = 1;
+        else if (strcmp(a, "--decode") == 0) o.decode = 1;
+        else if (strcmp(a, "--no-jieba") == 0) no_jieba = 1;
+        else if (strcmp(a, "--cased") == 0) o.tk.keep_case = 1;
+        else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) quiet = 1;
+        else if (strcmp(a, "--maxlen") == 0) o.maxlen = (int)opt_long(opt_value(argc, argv, &i, "tokenize"), "--maxlen", "tokenize", 1, INT32_MAX);
+        else if (strcmp(a, "--threads") == 0) threads = (int)opt_long(opt_value(argc, argv, &i, "tokenize"), "--threads", "tokenize", 1, 1024);
+        else if (a[0] == '-' && a[1]) bad_option("tokenize", a);
+        else if (!file) file = a;
+        else { fprintf(stderr, "t5p tokenize: more than one input file ('%s')\n", a); return EXIT_USAGE; }
+    }
+    if (!vocab) { fprintf(stderr, "t5p tokenize: --vocab VOCAB is required (see t5p tokenize --help)\n"); return EXIT_USAGE; }
+    double t0 = now_s();
+    t5p_vocab *vb = t5p_vocab_load(vocab);
+    if (!vb) { fprintf(stderr, "t5p tokenize: %s\n", t5p_last_error()); return EXIT_USAGE; }
+    t5p_jieba *jb = NULL;
+    if (!no_jieba && !o.decode) {
+        jb = t5p_jieba_load(dict ? dict : t5p_jieba_default_dict(), NULL);
+        if (!jb) { fprintf(stderr, "t5p tokenize: %s\n", t5p_last_error()); t5p_vocab_free(vb); return EXIT_USAGE; }
+    }
+    if (!quiet) fprintf(stderr, "t5p tokenize: %d tokens loaded in %.3f s\n", t5p_vocab_size(vb), now_s() - t0);
+    o.tk.vocab = vb;
+    o.tk.jieba = jb;
+    FILE *in = open_input(file, "tokenize");
+    line_job job = {tokenize_init, tokenize_line, tokenize_done};
+    int rc = map_lines(in, file ? file : "stdin", &job, &o, threads, "tokenize");
+    if (o.nbad && !quiet) fprintf(stderr, "t5p tokenize: %ld invalid UTF-8 bytes read as U+FFFD\n", o.nbad);
+    if (o.nerr) {
+        fprintf(stderr, "t5p tokenize: %ld lines could not be decoded (not ids, or ids outside the vocabulary); printed empty\n", o.nerr);
+        rc = rc ? rc : EXIT_USAGE;
+    }
+    if (in != stdin) fclose(in);
+    t5p_jieba_free(jb);
+    t5p_vocab_free(vb);
     return rc;
 }
 
@@ -238,6 +373,7 @@ typedef struct {
 
 static const command commands[] = {
     {"segment", cmd_segment, "jieba word segmentation (drop-in for python3 -m jieba)"},
+    {"tokenize", cmd_tokenize, "T5 PEGASUS tokens or ids (bert4keras Tokenizer + jieba), --decode"},
     {NULL, NULL, NULL},
 };
 
