@@ -405,25 +405,47 @@ T5PDEF int t5p_is_space(int32_t cp) {
 // ----------------------------------------------------------------------------
 // 2. jieba
 //
-// The prefix dictionary is a trie over code points. Node 0 is the root; an edge (node, cp) -> child
-// lives in one open-addressing hash table keyed by node<<21 | cp. Every prefix of every word is a
-// node (jieba's FREQ holds 0 for prefixes), so "frag in FREQ" is "the trie walk is still alive".
+// The prefix dictionary is a trie over code points. Node 0 is the root. While a dictionary is being
+// built, an edge (node, cp) -> child lives in an open-addressing hash table keyed by node<<21 | cp
+// (the root's edges for the Basic Multilingual Plane in a direct table); every edge carries what
+// the route needs about its child. Every prefix of every word is a node (jieba's FREQ holds 0
+// for prefixes), so "frag in FREQ" is "the trie walk is still alive".
+//
+// For cutting, the trie is then frozen: renumbered breadth-first so the children of a node are
+// contiguous and sorted by code point. A walk from a common character then stays within a few
+// cache lines instead of probing a large hash table (measured: about 2x faster cutting).
 
 #define T5P__MIN_FLOAT (-3.14e100)  // jieba's "impossible" log probability
 
 typedef struct {
-    long long freq;  // FREQ[word]: 0 for a prefix that is not a word
-    double logp;     // log(freq or 1) - log(total), jieba's route term
-    int force_split; // user word added with freq 0: the HMM may not produce it
+    long long freq;   // FREQ[word]: 0 for a prefix that is not a word
+    int force_split;  // user word added with freq 0: the HMM may not produce it
 } t5p__jnode;
 
+typedef struct {
+    uint64_t key;   // (node<<21 | cp) + 1; 0 marks an empty slot
+    int32_t child;
+    int32_t word;   // FREQ[child] != 0: a word ends here
+    double logf;    // log(FREQ[child] or 1); the route adds (logf - log(total))
+} t5p__jedge;
+
+typedef struct {
+    int32_t cp;            // code point on the edge into this node
+    int32_t first, count;  // its children: indices first .. first+count-1, sorted by code point
+    int32_t lf;            // index of log(freq) in logtab when a word ends here, else -1
+} t5p__jcsr;
+
 struct t5p_jieba {
-    t5p__jnode *nodes;        // stb_ds array, node 0 = root
-    uint64_t *keys;           // edge table: key+1 (0 = empty slot)
-    int32_t *vals;            // child node of each slot
-    size_t cap, used;         // power-of-two capacity
+    t5p__jnode *nodes;   // stb_ds array, node 0 = root
+    t5p__jedge *root;    // root edges for cp < 0x10000, indexed by cp
+    t5p__jedge *edges;   // hash table of all other edges
+    size_t cap, used;    // its power-of-two capacity and fill
+    t5p__jcsr *csr;      // the frozen trie, index 0 = root (16-byte records searched in place)
+    int32_t *csr_node;   // node id of each frozen node
+    int32_t *csr_root;   // frozen child of the root for cp < 0x10000, or -1
+    double *logtab;      // stb_ds array: the distinct log(freq) values of the words
+    int frozen;          // csr is up to date (else walks use the hash table)
     long long total;
-    double logtotal;
     int has_hmm;
     double start[4], trans[4][4];  // states B, E, M, S (jieba's order for ties: B < E < M < S)
     double *emit;                  // emit[(cp - 0x4E00) * 4 + state] for U+4E00..U+9FD5
@@ -432,64 +454,104 @@ struct t5p_jieba {
 enum { T5P__B = 0, T5P__E = 1, T5P__M = 2, T5P__S = 3 };
 #define T5P__HAN_LO 0x4E00
 #define T5P__HAN_HI 0x9FD5
+#define T5P__ROOT_DIRECT 0x10000
 
-static inline uint64_t t5p__edge_key(int32_t node, int32_t cp) { return ((uint64_t)node << 21) | (uint32_t)cp; }
+static inline uint64_t t5p__edge_key(int32_t node, int32_t cp) { return (((uint64_t)node << 21) | (uint32_t)cp) + 1; }
 
 static inline size_t t5p__edge_slot(uint64_t key, size_t cap) {
     return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
 }
 
-static inline int32_t t5p__jchild(const t5p_jieba *jb, int32_t node, int32_t cp) {
-    uint64_t key = t5p__edge_key(node, cp) + 1;
+// The edge from node along cp in the hash trie, or NULL.
+static inline const t5p__jedge *t5p__jstep(const t5p_jieba *jb, int32_t node, int32_t cp) {
+    if (node == 0 && cp < T5P__ROOT_DIRECT) return jb->root[cp].key ? &jb->root[cp] : NULL;
+    uint64_t key = t5p__edge_key(node, cp);
     for (size_t i = t5p__edge_slot(key, jb->cap);; i = (i + 1) & (jb->cap - 1)) {
-        uint64_t k = jb->keys[i];
-        if (k == key) return jb->vals[i];
-        if (k == 0) return -1;
+        const t5p__jedge *e = &jb->edges[i];
+        if (e->key == key) return e;
+        if (e->key == 0) return NULL;
     }
 }
 
 static void t5p__jgrow(t5p_jieba *jb) {
     size_t oldcap = jb->cap;
-    uint64_t *ok = jb->keys;
-    int32_t *ov = jb->vals;
+    t5p__jedge *old = jb->edges;
     jb->cap = oldcap ? oldcap * 2 : 1 << 16;
-    jb->keys = (uint64_t *)T5P_MALLOC(jb->cap * sizeof(uint64_t));
-    jb->vals = (int32_t *)T5P_MALLOC(jb->cap * sizeof(int32_t));
-    T5P_ASSERT(jb->keys && jb->vals);
-    memset(jb->keys, 0, jb->cap * sizeof(uint64_t));
+    jb->edges = (t5p__jedge *)T5P_MALLOC(jb->cap * sizeof(t5p__jedge));
+    T5P_ASSERT(jb->edges);
+    memset(jb->edges, 0, jb->cap * sizeof(t5p__jedge));
     for (size_t j = 0; j < oldcap; j++) {
-        if (!ok[j]) continue;
-        size_t i = t5p__edge_slot(ok[j], jb->cap);
-        while (jb->keys[i]) i = (i + 1) & (jb->cap - 1);
-        jb->keys[i] = ok[j];
-        jb->vals[i] = ov[j];
+        if (!old[j].key) continue;
+        size_t i = t5p__edge_slot(old[j].key, jb->cap);
+        while (jb->edges[i].key) i = (i + 1) & (jb->cap - 1);
+        jb->edges[i] = old[j];
     }
-    T5P_FREE(ok);
-    T5P_FREE(ov);
+    T5P_FREE(old);
 }
 
-// Child of node for cp, created (as a prefix with freq 0) when missing.
-static int32_t t5p__jchild_add(t5p_jieba *jb, int32_t node, int32_t cp) {
-    int32_t c = t5p__jchild(jb, node, cp);
-    if (c >= 0) return c;
-    if ((jb->used + 1) * 2 > jb->cap) t5p__jgrow(jb);
-    uint64_t key = t5p__edge_key(node, cp) + 1;
-    size_t i = t5p__edge_slot(key, jb->cap);
-    while (jb->keys[i]) i = (i + 1) & (jb->cap - 1);
-    t5p__jnode nn = {0, 0.0, 0};
-    c = (int32_t)arrlen(jb->nodes);
+// The edge from node along cp, created (to a new prefix node with freq 0) when missing.
+static t5p__jedge *t5p__jstep_add(t5p_jieba *jb, int32_t node, int32_t cp) {
+    t5p__jedge *e = (t5p__jedge *)t5p__jstep(jb, node, cp);
+    if (e) return e;
+    if (node == 0 && cp < T5P__ROOT_DIRECT) {
+        e = &jb->root[cp];
+    } else {
+        if ((jb->used + 1) * 2 > jb->cap) t5p__jgrow(jb);
+        uint64_t key = t5p__edge_key(node, cp);
+        size_t i = t5p__edge_slot(key, jb->cap);
+        while (jb->edges[i].key) i = (i + 1) & (jb->cap - 1);
+        e = &jb->edges[i];
+        jb->used++;
+    }
+    t5p__jnode nn = {0, 0};
+    e->key = t5p__edge_key(node, cp);
+    e->child = (int32_t)arrlen(jb->nodes);
+    e->word = 0;
+    e->logf = 0.0;  // log(0 or 1)
     arrput(jb->nodes, nn);
-    jb->keys[i] = key;
-    jb->vals[i] = c;
-    jb->used++;
+    return e;
+}
+
+// One step of a DAG walk from handle h (0 = root) along cp: the next handle, or -1 when the walk
+// ends. Sets *word (a word ends here) and *logf. Handles are frozen indices when jb->frozen.
+static inline int32_t t5p__jwalk(const t5p_jieba *jb, int32_t h, int32_t cp, int *word, double *logf) {
+    if (!jb->frozen) {
+        const t5p__jedge *e = t5p__jstep(jb, h, cp);
+        if (!e) return -1;
+        *word = e->word;
+        *logf = e->logf;
+        return e->child;
+    }
+    int32_t c = -1;
+    const t5p__jcsr *t = jb->csr;
+    if (h == 0 && cp < T5P__ROOT_DIRECT) {
+        c = jb->csr_root[cp];
+    } else {
+        int32_t lo = t[h].first, hi = lo + t[h].count;  // search [lo, hi)
+        while (hi - lo > 8) {
+            int32_t mid = lo + (hi - lo) / 2;
+            if (t[mid].cp <= cp) lo = mid;
+            else hi = mid;
+        }
+        for (; lo < hi; lo++)
+            if (t[lo].cp == cp) { c = lo; break; }
+    }
+    if (c < 0) return -1;
+    *word = t[c].lf >= 0;
+    if (*word) *logf = jb->logtab[t[c].lf];
     return c;
 }
 
+// Node id (index into jb->nodes) of a walk handle.
+static inline int32_t t5p__jnode_of(const t5p_jieba *jb, int32_t h) { return jb->frozen ? jb->csr_node[h] : h; }
+
 // Node of a word given as code points, or -1 when it is not in the prefix dictionary.
 static int32_t t5p__jfind(const t5p_jieba *jb, const int32_t *cps, int n) {
-    int32_t node = 0;
-    for (int i = 0; i < n && node >= 0; i++) node = t5p__jchild(jb, node, cps[i]);
-    return n > 0 ? node : -1;
+    int32_t h = 0;
+    int word;
+    double logf;
+    for (int i = 0; i < n && h >= 0; i++) h = t5p__jwalk(jb, h, cps[i], &word, &logf);
+    return n > 0 && h >= 0 ? t5p__jnode_of(jb, h) : -1;
 }
 
 T5PDEF long long t5p_jieba_freq(const t5p_jieba *jb, const int32_t *cps, int n) {
@@ -497,13 +559,115 @@ T5PDEF long long t5p_jieba_freq(const t5p_jieba *jb, const int32_t *cps, int n) 
     return node < 0 ? -1 : jb->nodes[node].freq;
 }
 
-// Recomputes every node's route term after the total changed (jieba recomputes log(total) per call).
-static void t5p__jieba_logp(t5p_jieba *jb) {
-    jb->logtotal = log((double)jb->total);
-    for (ptrdiff_t i = 0; i < arrlen(jb->nodes); i++) {
-        long long f = jb->nodes[i].freq;
-        jb->nodes[i].logp = log((double)(f ? f : 1)) - jb->logtotal;
+typedef struct { int32_t parent, cp, child; } t5p__jtriple;
+
+static int t5p__jtriple_cmp(const void *a, const void *b) {
+    const t5p__jtriple *x = (const t5p__jtriple *)a, *y = (const t5p__jtriple *)b;
+    return x->cp < y->cp ? -1 : x->cp > y->cp;
+}
+
+// Builds the frozen (breadth-first, contiguous children) copy of the trie.
+static void t5p__jfreeze(t5p_jieba *jb) {
+    int32_t nn = (int32_t)arrlen(jb->nodes);
+    t5p__jtriple *e = (t5p__jtriple *)T5P_MALLOC(sizeof(t5p__jtriple) * (size_t)nn);
+    t5p__jtriple *sorted = (t5p__jtriple *)T5P_MALLOC(sizeof(t5p__jtriple) * (size_t)nn);
+    int32_t *start = (int32_t *)T5P_MALLOC(sizeof(int32_t) * (size_t)(nn + 1));
+    int32_t *queue = (int32_t *)T5P_MALLOC(sizeof(int32_t) * (size_t)nn);  // frozen index -> node id
+    t5p__jedge **into = (t5p__jedge **)T5P_MALLOC(sizeof(t5p__jedge *) * (size_t)nn);  // edge into node
+    T5P_FREE(jb->csr);
+    T5P_FREE(jb->csr_node);
+    jb->csr = (t5p__jcsr *)T5P_MALLOC(sizeof(t5p__jcsr) * (size_t)nn);
+    jb->csr_node = (int32_t *)T5P_MALLOC(sizeof(int32_t) * (size_t)nn);
+    if (!jb->csr_root) jb->csr_root = (int32_t *)T5P_MALLOC(sizeof(int32_t) * T5P__ROOT_DIRECT);
+    T5P_ASSERT(e && sorted && start && queue && into && jb->csr && jb->csr_node && jb->csr_root);
+    // distinct frequencies -> logtab index (open addressing; frequencies are few)
+    size_t lcap = 1 << 12, lused = 0;
+    long long *lkey = (long long *)T5P_MALLOC(sizeof(long long) * lcap);
+    int32_t *lval = (int32_t *)T5P_MALLOC(sizeof(int32_t) * lcap);
+    T5P_ASSERT(lkey && lval);
+    for (size_t i = 0; i < lcap; i++) lkey[i] = -1;
+    t5p__arrclear(jb->logtab);
+    int32_t ne = 0;
+    for (int32_t cp = 0; cp < T5P__ROOT_DIRECT; cp++)
+        if (jb->root[cp].key) {
+            e[ne++] = (t5p__jtriple){0, cp, jb->root[cp].child};
+            into[jb->root[cp].child] = &jb->root[cp];
+        }
+    for (size_t i = 0; i < jb->cap; i++)
+        if (jb->edges[i].key) {
+            uint64_t k = jb->edges[i].key - 1;
+            e[ne++] = (t5p__jtriple){(int32_t)(k >> 21), (int32_t)(k & 0x1FFFFF), jb->edges[i].child};
+            into[jb->edges[i].child] = &jb->edges[i];
+        }
+    // counting sort by parent, then each node's children by code point
+    memset(start, 0, sizeof(int32_t) * (size_t)(nn + 1));
+    for (int32_t i = 0; i < ne; i++) start[e[i].parent + 1]++;
+    for (int32_t i = 0; i < nn; i++) start[i + 1] += start[i];
+    for (int32_t i = 0; i < ne; i++) sorted[start[e[i].parent]++] = e[i];
+    for (int32_t i = nn; i > 0; i--) start[i] = start[i - 1];
+    start[0] = 0;
+    for (int32_t i = 0; i < nn; i++)
+        if (start[i + 1] - start[i] > 1)
+            qsort(sorted + start[i], (size_t)(start[i + 1] - start[i]), sizeof *sorted, t5p__jtriple_cmp);
+    // breadth-first numbering; the queue is the frozen order itself
+    int32_t tail = 1;
+    queue[0] = 0;
+    jb->csr[0] = (t5p__jcsr){-1, 0, 0, -1};
+    for (int32_t b = 0; b < tail; b++) {
+        int32_t id = queue[b];
+        jb->csr[b].first = tail;
+        jb->csr[b].count = start[id + 1] - start[id];
+        jb->csr_node[b] = id;
+        for (int32_t k = start[id]; k < start[id + 1]; k++) {
+            int32_t c = sorted[k].child;
+            int32_t lf = -1;
+            if (into[c]->word) {
+                long long f = jb->nodes[c].freq;
+                size_t i = (size_t)((uint64_t)f * 0x9E3779B97F4A7C15ull >> 40) & (lcap - 1);
+                while (lkey[i] != -1 && lkey[i] != f) i = (i + 1) & (lcap - 1);
+                if (lkey[i] == -1) {
+                    if ((lused + 1) * 2 > lcap) {  // grow and re-insert
+                        size_t ncap = lcap * 2;
+                        long long *nk = (long long *)T5P_MALLOC(sizeof(long long) * ncap);
+                        int32_t *nv = (int32_t *)T5P_MALLOC(sizeof(int32_t) * ncap);
+                        T5P_ASSERT(nk && nv);
+                        for (size_t q = 0; q < ncap; q++) nk[q] = -1;
+                        for (size_t q = 0; q < lcap; q++) {
+                            if (lkey[q] == -1) continue;
+                            size_t r = (size_t)((uint64_t)lkey[q] * 0x9E3779B97F4A7C15ull >> 40) & (ncap - 1);
+                            while (nk[r] != -1) r = (r + 1) & (ncap - 1);
+                            nk[r] = lkey[q];
+                            nv[r] = lval[q];
+                        }
+                        T5P_FREE(lkey); T5P_FREE(lval);
+                        lkey = nk; lval = nv; lcap = ncap;
+                        i = (size_t)((uint64_t)f * 0x9E3779B97F4A7C15ull >> 40) & (lcap - 1);
+                        while (lkey[i] != -1) i = (i + 1) & (lcap - 1);
+                    }
+                    lkey[i] = f;
+                    lval[i] = (int32_t)arrlen(jb->logtab);
+                    arrput(jb->logtab, into[c]->logf);
+                    lused++;
+                }
+                lf = lval[i];
+            }
+            jb->csr[tail] = (t5p__jcsr){sorted[k].cp, 0, 0, lf};
+            queue[tail++] = c;
+        }
     }
+    T5P_FREE(lkey);
+    T5P_FREE(lval);
+    for (int32_t cp = 0; cp < T5P__ROOT_DIRECT; cp++) jb->csr_root[cp] = -1;
+    for (int32_t k = 0; k < jb->csr[0].count; k++) {
+        int32_t b = jb->csr[0].first + k;
+        if (jb->csr[b].cp < T5P__ROOT_DIRECT) jb->csr_root[jb->csr[b].cp] = b;
+    }
+    T5P_FREE(e);
+    T5P_FREE(sorted);
+    T5P_FREE(start);
+    T5P_FREE(queue);
+    T5P_FREE(into);
+    jb->frozen = 1;
 }
 
 // Python bytes.strip() whitespace.
@@ -526,10 +690,18 @@ static int t5p__parse_ll(const char *s, size_t n, long long *out) {
 }
 
 // Inserts a word (code points) with its frequency: FREQ[word] = freq, prefixes get 0 if new.
+// The frozen trie is out of date afterwards until t5p__jfreeze runs again.
 static int32_t t5p__jinsert(t5p_jieba *jb, const int32_t *cps, int n, long long freq) {
+    jb->frozen = 0;
     int32_t node = 0;
-    for (int i = 0; i < n; i++) node = t5p__jchild_add(jb, node, cps[i]);
+    t5p__jedge *e = NULL;
+    for (int i = 0; i < n; i++) {
+        e = t5p__jstep_add(jb, node, cps[i]);
+        node = e->child;
+    }
     jb->nodes[node].freq = freq;
+    e->word = freq != 0;
+    e->logf = log((double)(freq ? freq : 1));
     return node;
 }
 
@@ -547,8 +719,11 @@ static int t5p__utf8_strict(const char *s, size_t n, int32_t **cps, size_t *bad)
 
 static void t5p__jieba_init(t5p_jieba *jb) {
     memset(jb, 0, sizeof *jb);
-    t5p__jnode root = {0, 0.0, 0};
+    t5p__jnode root = {0, 0};
     arrput(jb->nodes, root);
+    jb->root = (t5p__jedge *)T5P_MALLOC(T5P__ROOT_DIRECT * sizeof(t5p__jedge));
+    T5P_ASSERT(jb->root);
+    memset(jb->root, 0, T5P__ROOT_DIRECT * sizeof(t5p__jedge));
     t5p__jgrow(jb);
 }
 
@@ -618,15 +793,19 @@ T5PDEF t5p_jieba *t5p_jieba_load(const char *dict_path, const char *hmm_dir) {
         t5p_jieba_free(jb);
         return NULL;
     }
-    t5p__jieba_logp(jb);
+    t5p__jfreeze(jb);
     return jb;
 }
 
 T5PDEF void t5p_jieba_free(t5p_jieba *jb) {
     if (!jb) return;
     arrfree(jb->nodes);
-    T5P_FREE(jb->keys);
-    T5P_FREE(jb->vals);
+    T5P_FREE(jb->root);
+    T5P_FREE(jb->edges);
+    T5P_FREE(jb->csr);
+    T5P_FREE(jb->csr_node);
+    T5P_FREE(jb->csr_root);
+    arrfree(jb->logtab);
     T5P_FREE(jb->emit);
     T5P_FREE(jb);
 }
@@ -899,21 +1078,23 @@ static void t5p__jroute(const t5p_jieba *jb, const int32_t *s, int n, t5p_cut *o
     arrsetlen(out->score, n + 1);
     arrsetlen(out->next, n + 1);
     out->score[n] = 0.0;
+    double logtotal = log((double)jb->total);
     for (int i = n - 1; i >= 0; i--) {
         double best = 0;
         int bx = -1;
         int32_t node = 0;
         for (int x = i; x < n; x++) {  // the DAG: walk the trie while "frag in FREQ"
-            node = t5p__jchild(jb, node, s[x]);
-            if (node < 0) break;
-            if (jb->nodes[node].freq) {
-                double sc = jb->nodes[node].logp + out->score[x + 1];
+            int word;
+            double logf;
+            if ((node = t5p__jwalk(jb, node, s[x], &word, &logf)) < 0) break;
+            if (word) {
+                double sc = (logf - logtotal) + out->score[x + 1];
                 if (bx < 0 || sc >= best) { best = sc; bx = x; }
             }
         }
         if (bx < 0) {  // no word starts here: the single character, log(FREQ.get(c) or 1)
             bx = i;
-            best = (0.0 - jb->logtotal) + out->score[i + 1];
+            best = (0.0 - logtotal) + out->score[i + 1];
         }
         out->score[i] = best;
         out->next[i] = bx + 1;
@@ -1065,9 +1246,10 @@ static void t5p__cut_all_block(const t5p_jieba *jb, const int32_t *s, int n, int
         int32_t node = 0;
         int count = 0, first = -1;
         for (int x = k; x < n; x++) {
-            node = t5p__jchild(jb, node, s[x]);
-            if (node < 0) break;
-            if (jb->nodes[node].freq) {
+            int word;
+            double logf;
+            if ((node = t5p__jwalk(jb, node, s[x], &word, &logf)) < 0) break;
+            if (word) {
                 if (count == 0) first = x;
                 count++;
             }
@@ -1085,9 +1267,10 @@ static void t5p__cut_all_block(const t5p_jieba *jb, const int32_t *s, int n, int
         } else {
             node = 0;
             for (int x = k; x < n; x++) {
-                node = t5p__jchild(jb, node, s[x]);
-                if (node < 0) break;
-                if (jb->nodes[node].freq && x > k) {
+                int word;
+                double logf;
+                if ((node = t5p__jwalk(jb, node, s[x], &word, &logf)) < 0) break;
+                if (word && x > k) {
                     t5p__emit(out, base + k, base + x + 1);
                     old_j = x;
                 }
@@ -1165,7 +1348,6 @@ static int t5p__add_word_cps(t5p_jieba *jb, const int32_t *cps, int n, long long
     int32_t node = t5p__jinsert(jb, cps, n, freq);
     jb->total += freq;
     if (freq == 0) jb->nodes[node].force_split = 1;
-    t5p__jieba_logp(jb);
     return 0;
 }
 
@@ -1175,6 +1357,7 @@ T5PDEF int t5p_jieba_add_word(t5p_jieba *jb, const char *word, long long freq) {
     int n = t5p__utf8_strict(word, strlen(word), &cps, &bad);
     int rc = n < 0 ? t5p__err(T5P_ERR_ARG, "word is not valid UTF-8 (byte %zu)", bad) : t5p__add_word_cps(jb, cps, n, freq);
     arrfree(cps);
+    t5p__jfreeze(jb);  // O(dictionary): add many words with t5p_jieba_load_userdict
     return rc;
 }
 
@@ -1226,6 +1409,7 @@ T5PDEF int t5p_jieba_load_userdict(t5p_jieba *jb, const char *path) {
     }
     arrfree(cps);
     T5P_FREE(data);
+    t5p__jfreeze(jb);
     return rc ? rc : added;
 }
 
