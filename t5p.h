@@ -85,10 +85,12 @@ T5PDEF char *t5p_read_file(const char *path, size_t *len);
 // the terminator is not part of the line. Lines of any length.
 typedef struct {
     FILE *f;
-    char *buf;
+    char *buf;           // the current line (NUL-terminated)
     size_t len, cap;
-    long lineno;  // 1-based number of the line last returned
-    int pending_cr;
+    long lineno;         // 1-based number of the line last returned
+    int pending_cr;      // the last line ended with '\r': a '\n' right after it belongs to it
+    char *in;            // read buffer
+    size_t in_pos, in_end;
 } t5p_lines;
 T5PDEF void t5p_lines_init(t5p_lines *r, FILE *f);
 // Returns the line length (>= 0) with the line in r->buf (NUL-terminated), or -1 at the end.
@@ -361,27 +363,50 @@ T5PDEF void t5p_lines_init(t5p_lines *r, FILE *f) {
     r->f = f;
 }
 
+#define T5P__LINES_CHUNK (1 << 16)
+
 T5PDEF long t5p_lines_next(t5p_lines *r) {
-    r->len = 0;
-    int c, any = 0;
-    if (r->pending_cr) {  // a lone '\r' ended the last line; swallow a following '\n'
-        r->pending_cr = 0;
-        c = getc(r->f);
-        if (c != '\n' && c != EOF) ungetc(c, r->f);
+    if (!r->in) {
+        r->in = (char *)T5P_MALLOC(T5P__LINES_CHUNK);
+        T5P_ASSERT(r->in);
     }
-    while ((c = getc(r->f)) != EOF) {
-        any = 1;
-        if (c == '\n') break;
-        if (c == '\r') { r->pending_cr = 1; break; }
-        if (r->len + 2 > r->cap) {
-            r->cap = r->cap ? r->cap * 2 : 256;
+    r->len = 0;
+    int any = 0;
+    for (;;) {
+        if (r->in_pos == r->in_end) {
+            r->in_pos = 0;
+            r->in_end = fread(r->in, 1, T5P__LINES_CHUNK, r->f);
+            if (r->in_end == 0) break;
+        }
+        if (r->pending_cr) {  // "\r\n" is one line ending
+            r->pending_cr = 0;
+            if (r->in[r->in_pos] == '\n') r->in_pos++;
+            continue;
+        }
+        size_t p = r->in_pos;
+        while (p < r->in_end && r->in[p] != '\n' && r->in[p] != '\r') p++;
+        size_t k = p - r->in_pos;
+        if (r->len + k + 1 > r->cap) {
+            while (r->len + k + 1 > r->cap) r->cap = r->cap ? r->cap * 2 : 256;
             r->buf = (char *)T5P_REALLOC(r->buf, r->cap);
             T5P_ASSERT(r->buf);
         }
-        r->buf[r->len++] = (char)c;
+        memcpy(r->buf + r->len, r->in + r->in_pos, k);
+        r->len += k;
+        any = 1;
+        if (p < r->in_end) {
+            r->pending_cr = r->in[p] == '\r';
+            r->in_pos = p + 1;
+            break;
+        }
+        r->in_pos = p;
     }
     if (!any) return -1;
-    if (!r->buf) { r->cap = 256; r->buf = (char *)T5P_MALLOC(r->cap); T5P_ASSERT(r->buf); }
+    if (!r->buf) {
+        r->cap = 256;
+        r->buf = (char *)T5P_MALLOC(r->cap);
+        T5P_ASSERT(r->buf);
+    }
     r->buf[r->len] = 0;
     r->lineno++;
     return (long)r->len;
@@ -389,7 +414,8 @@ T5PDEF long t5p_lines_next(t5p_lines *r) {
 
 T5PDEF void t5p_lines_free(t5p_lines *r) {
     T5P_FREE(r->buf);
-    r->buf = NULL;
+    T5P_FREE(r->in);
+    r->buf = r->in = NULL;
     r->cap = r->len = 0;
 }
 
