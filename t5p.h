@@ -205,6 +205,40 @@ T5PDEF int t5p_encode(const t5p_tokenizer *tk, const char *text, long len, int m
 // its regex clean-ups. Returns a new NUL-terminated string (t5p_free it) or NULL (unknown id).
 T5PDEF char *t5p_decode(const t5p_tokenizer *tk, const int *ids, int n);
 
+// Vocabulary builder (the T5 PEGASUS blog's recipe): candidates are a base vocabulary plus the
+// `nwords` most frequent jieba dictionary words; a corpus is tokenized with those candidates and
+// counted; the result is the first 106 base tokens in order, then the most frequent other
+// candidates (ties: lower candidate id first, i.e. base order, then word rank) up to the size.
+// Without a base vocabulary the base is synthesised: BERT's 106 special tokens ([PAD], [unused1..99],
+// [UNK], [CLS], [SEP], [MASK], <S>, <T>), then every character seen in the corpus and "##c" for each
+// seen character that WordPiece can continue with (not CJK, not punctuation); those characters are
+// always kept, so the corpus tokenizes without [UNK].
+typedef struct t5p_vocab_builder t5p_vocab_builder;
+
+// jb: jieba with the dictionary whose words are candidates; base may be NULL (then call
+// t5p_vocab_builder_see before t5p_vocab_builder_start, over the whole corpus).
+T5PDEF t5p_vocab_builder *t5p_vocab_builder_new(const t5p_jieba *jb, const t5p_vocab *base, int nwords);
+// Pass 1 without a base: records the (normalised) characters of a text. Thread-safe per `seen`
+// bitmap: pass NULL to record into the builder, or a thread's own bitmap of T5P_SEEN_WORDS words
+// merged later with t5p_vocab_builder_see_merge.
+#define T5P_SEEN_WORDS (0x110000 / 64)
+T5PDEF void t5p_vocab_builder_see(t5p_vocab_builder *b, const char *text, size_t len, uint64_t *seen, t5p_tokens *scratch);
+T5PDEF void t5p_vocab_builder_see_merge(t5p_vocab_builder *b, const uint64_t *seen);
+// Fixes the candidates; returns their number or a negative error.
+T5PDEF int t5p_vocab_builder_start(t5p_vocab_builder *b);
+T5PDEF const t5p_tokenizer *t5p_vocab_builder_tokenizer(const t5p_vocab_builder *b);
+// Pass 2: tokenizes one text with the candidates and adds its token counts to counts[] (one array
+// of t5p_vocab_size(candidates) per thread), then t5p_vocab_builder_add merges an array.
+T5PDEF void t5p_vocab_builder_count(const t5p_vocab_builder *b, const char *text, size_t len, long long *counts, t5p_tokens *scratch);
+T5PDEF void t5p_vocab_builder_add(t5p_vocab_builder *b, const long long *counts);
+// The chosen tokens (at most `size`, fewer when the corpus has fewer tokens with a count > 0), in
+// vocabulary order; *n gets their number. Pointers stay valid until the builder is freed.
+T5PDEF const char **t5p_vocab_builder_result(t5p_vocab_builder *b, int size, int *n);
+T5PDEF long long t5p_vocab_builder_count_of(const t5p_vocab_builder *b, int candidate_id);
+T5PDEF void t5p_vocab_builder_free(t5p_vocab_builder *b);
+// Every dictionary word (UTF-8) with its frequency, in no particular order.
+T5PDEF void t5p_jieba_foreach_word(const t5p_jieba *jb, void (*fn)(const char *word, long long freq, void *ctx), void *ctx);
+
 // ----------------------------------------------------------------------------
 // 10. metrics: declarations
 //
@@ -1977,6 +2011,210 @@ T5PDEF char *t5p_decode(const t5p_tokenizer *tk, const int *ids, int n) {
     arrfree(a);
     arrfree(b);
     return out.p;
+}
+
+// --- vocabulary builder
+
+T5PDEF void t5p_jieba_foreach_word(const t5p_jieba *jb, void (*fn)(const char *, long long, void *), void *ctx) {
+    // depth-first over the frozen trie with an explicit stack of (frozen index, depth)
+    typedef struct { int32_t b, depth; } item;
+    item *stack = NULL;
+    char *word = NULL;   // UTF-8 of the current path
+    int32_t *ends = NULL;  // byte length of the path at each depth
+    item root = {0, 0};
+    arrput(stack, root);
+    while (arrlen(stack)) {
+        item it = arrpop(stack);
+        if (it.depth > 0) {
+            arrsetlen(ends, it.depth);
+            size_t at = it.depth > 1 ? (size_t)ends[it.depth - 2] : 0;
+            arrsetlen(word, at + 5);
+            int k = t5p_utf8_put(word + at, (uint32_t)jb->csr[it.b].cp);
+            ends[it.depth - 1] = (int32_t)(at + (size_t)k);
+            word[at + (size_t)k] = 0;
+            long long f = jb->nodes[jb->csr_node[it.b]].freq;
+            if (f) fn(word, f, ctx);
+        }
+        for (int32_t c = jb->csr[it.b].count - 1; c >= 0; c--) {
+            item ch = {jb->csr[it.b].first + c, it.depth + 1};
+            arrput(stack, ch);
+        }
+    }
+    arrfree(stack);
+    arrfree(word);
+    arrfree(ends);
+}
+
+struct t5p_vocab_builder {
+    const t5p_jieba *jb;
+    const t5p_vocab *base;
+    int nwords;
+    uint64_t *seen;          // characters seen (no base)
+    char **cand;             // stb_ds array of candidate token strings (owned)
+    t5p_vocab *vocab;        // the candidates as a vocabulary
+    t5p_tokenizer tk;
+    long long *counts;
+    int nbase;               // candidates that always come first (the 106 specials) ...
+    int nkeep;               // ... or are always kept (synthesised characters)
+    const char **result;
+    struct { char *key; int value; } *dedup;  // candidates so far
+};
+
+T5PDEF t5p_vocab_builder *t5p_vocab_builder_new(const t5p_jieba *jb, const t5p_vocab *base, int nwords) {
+    t5p_vocab_builder *b = (t5p_vocab_builder *)T5P_MALLOC(sizeof *b);
+    if (!b) { t5p__err(T5P_ERR_NOMEM, "out of memory"); return NULL; }
+    memset(b, 0, sizeof *b);
+    b->jb = jb;
+    b->base = base;
+    b->nwords = nwords;
+    sh_new_strdup(b->dedup);
+    if (!base) {
+        b->seen = (uint64_t *)T5P_MALLOC(sizeof(uint64_t) * T5P_SEEN_WORDS);
+        T5P_ASSERT(b->seen);
+        memset(b->seen, 0, sizeof(uint64_t) * T5P_SEEN_WORDS);
+    }
+    return b;
+}
+
+T5PDEF void t5p_vocab_builder_see(t5p_vocab_builder *b, const char *text, size_t len, uint64_t *seen, t5p_tokens *t) {
+    if (!seen) seen = b->seen;
+    t5p__arrclear(t->cps);
+    for (size_t i = 0; i < len;) {
+        int32_t cp = t5p_utf8_next(text, len, &i);
+        arrput(t->cps, cp < 0 ? 0xFFFD : cp);
+    }
+    t5p__bert_normalize(t->cps, (int)arrlen(t->cps), &t->norm);
+    for (ptrdiff_t i = 0; i < arrlen(t->norm); i++) {
+        int32_t c = t->norm[i];
+        if (!t5p__bert_space(c) && !t5p_is_space(c) && !t5p__bert_drop(c)) seen[c >> 6] |= 1ull << (c & 63);
+    }
+}
+
+T5PDEF void t5p_vocab_builder_see_merge(t5p_vocab_builder *b, const uint64_t *seen) {
+    for (int i = 0; i < T5P_SEEN_WORDS; i++) b->seen[i] |= seen[i];
+}
+
+typedef struct { char *word; long long freq; } t5p__wf;
+
+static void t5p__collect_word(const char *w, long long f, void *ctx) {
+    t5p__wf x = {NULL, f};
+    size_t n = strlen(w);
+    x.word = (char *)T5P_MALLOC(n + 1);
+    memcpy(x.word, w, n + 1);
+    arrput(*(t5p__wf **)ctx, x);
+}
+
+static int t5p__wf_cmp(const void *a, const void *b) {  // frequency descending, then bytes
+    const t5p__wf *x = (const t5p__wf *)a, *y = (const t5p__wf *)b;
+    if (x->freq != y->freq) return x->freq > y->freq ? -1 : 1;
+    return strcmp(x->word, y->word);
+}
+
+// Adds a candidate unless it is one already (a repeated token would shift ids, see load_vocab).
+static void t5p__cand_add(t5p_vocab_builder *b, const char *s) {
+    if (shgeti(b->dedup, s) >= 0) return;
+    shput(b->dedup, s, 1);
+    size_t n = strlen(s);
+    char *c = (char *)T5P_MALLOC(n + 1);
+    memcpy(c, s, n + 1);
+    arrput(b->cand, c);
+}
+
+T5PDEF int t5p_vocab_builder_start(t5p_vocab_builder *b) {
+    char tmp[32];
+    if (b->base) {
+        for (int i = 0; i < b->base->nid; i++)
+            if (b->base->by_id[i]) t5p__cand_add(b, b->base->by_id[i]);
+        b->nbase = arrlen(b->cand) < 106 ? (int)arrlen(b->cand) : 106;
+        b->nkeep = b->nbase;
+    } else {
+        t5p__cand_add(b, "[PAD]");
+        for (int i = 1; i <= 99; i++) { snprintf(tmp, sizeof tmp, "[unused%d]", i); t5p__cand_add(b, tmp); }
+        static const char *sp[] = {"[UNK]", "[CLS]", "[SEP]", "[MASK]", "<S>", "<T>"};
+        for (int i = 0; i < 6; i++) t5p__cand_add(b, sp[i]);
+        b->nbase = 106;
+        for (int32_t c = 0; c < 0x110000; c++)
+            if (b->seen[c >> 6] >> (c & 63) & 1) { tmp[t5p_utf8_put(tmp, (uint32_t)c)] = 0; t5p__cand_add(b, tmp); }
+        for (int32_t c = 0; c < 0x110000; c++)
+            if ((b->seen[c >> 6] >> (c & 63) & 1) && !t5p__is_cjk(c) && !t5p__is_punct(c)) {
+                tmp[0] = tmp[1] = '#';
+                tmp[2 + t5p_utf8_put(tmp + 2, (uint32_t)c)] = 0;
+                t5p__cand_add(b, tmp);
+            }
+        b->nkeep = (int)arrlen(b->cand);
+    }
+    t5p__wf *words = NULL;
+    t5p_jieba_foreach_word(b->jb, t5p__collect_word, &words);
+    qsort(words, (size_t)arrlen(words), sizeof *words, t5p__wf_cmp);
+    for (ptrdiff_t i = 0; i < arrlen(words); i++) {
+        if (i < b->nwords) t5p__cand_add(b, words[i].word);
+        T5P_FREE(words[i].word);
+    }
+    arrfree(words);
+    t5p_vocab_free(b->vocab);
+    b->vocab = t5p_vocab_new((const char *const *)b->cand, (int)arrlen(b->cand));
+    if (!b->vocab) return T5P_ERR_NOMEM;
+    b->tk.vocab = b->vocab;
+    b->tk.jieba = b->jb;
+    int n = t5p_vocab_size(b->vocab);
+    b->counts = (long long *)T5P_MALLOC(sizeof(long long) * (size_t)(n ? n : 1));
+    if (!b->counts) return t5p__err(T5P_ERR_NOMEM, "out of memory");
+    memset(b->counts, 0, sizeof(long long) * (size_t)n);
+    return n;
+}
+
+T5PDEF const t5p_tokenizer *t5p_vocab_builder_tokenizer(const t5p_vocab_builder *b) { return &b->tk; }
+
+T5PDEF void t5p_vocab_builder_count(const t5p_vocab_builder *b, const char *text, size_t len, long long *counts, t5p_tokens *t) {
+    int n = t5p_tokenize(&b->tk, text, len, 0, t);
+    for (int i = 1; i < n - 1; i++) {  // [CLS] and [SEP] are not counted
+        int id = t5p_vocab_id(b->vocab, t5p_token_str(t, i));  // unknown words count for nothing
+        if (id >= 0) counts[id]++;
+    }
+}
+
+T5PDEF void t5p_vocab_builder_add(t5p_vocab_builder *b, const long long *counts) {
+    int n = t5p_vocab_size(b->vocab);
+    for (int i = 0; i < n; i++) b->counts[i] += counts[i];
+}
+
+T5PDEF long long t5p_vocab_builder_count_of(const t5p_vocab_builder *b, int id) {
+    return id >= 0 && id < t5p_vocab_size(b->vocab) ? b->counts[id] : 0;
+}
+
+static const long long *t5p__sort_counts;
+static int t5p__count_cmp(const void *a, const void *b) {  // count descending, then id ascending
+    int x = *(const int *)a, y = *(const int *)b;
+    if (t5p__sort_counts[x] != t5p__sort_counts[y]) return t5p__sort_counts[x] > t5p__sort_counts[y] ? -1 : 1;
+    return (x > y) - (x < y);
+}
+
+T5PDEF const char **t5p_vocab_builder_result(t5p_vocab_builder *b, int size, int *nout) {
+    int n = t5p_vocab_size(b->vocab);
+    t5p__arrclear(b->result);
+    // the first nbase candidates in order, then the always-kept ones, then the most frequent others
+    for (int id = 0; id < b->nkeep && id < n; id++) arrput(b->result, b->vocab->by_id[id]);
+    int *order = NULL;
+    for (int id = b->nkeep; id < n; id++)
+        if (b->counts[id] > 0 && b->vocab->by_id[id]) arrput(order, id);
+    t5p__sort_counts = b->counts;  // qsort has no context argument; the builder is not reentrant here
+    qsort(order, (size_t)arrlen(order), sizeof(int), t5p__count_cmp);
+    for (ptrdiff_t i = 0; i < arrlen(order) && arrlen(b->result) < size; i++) arrput(b->result, b->vocab->by_id[order[i]]);
+    arrfree(order);
+    *nout = (int)arrlen(b->result);
+    return (const char **)b->result;
+}
+
+T5PDEF void t5p_vocab_builder_free(t5p_vocab_builder *b) {
+    if (!b) return;
+    for (ptrdiff_t i = 0; i < arrlen(b->cand); i++) T5P_FREE(b->cand[i]);
+    arrfree(b->cand);
+    arrfree(b->result);
+    shfree(b->dedup);
+    t5p_vocab_free(b->vocab);
+    T5P_FREE(b->seen);
+    T5P_FREE(b->counts);
+    T5P_FREE(b);
 }
 
 // ----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 // Every subcommand has --help, reads FILE arguments or stdin, writes stdout, reports progress on
 // stderr for long work, and exits 0 on success, 1 on a runtime failure, 2 on bad usage or input.
 #define _POSIX_C_SOURCE 200809L
+#include <unistd.h>
 #define T5P_IMPLEMENTATION
 #include "t5p.h"
 
@@ -125,8 +126,15 @@ typedef struct {
     void (*done)(void *ctx, void *state);
 } line_job;
 
+// Progress shared by map_lines calls over several files.
+typedef struct {
+    progress *p;          // NULL: no progress
+    long long lines, bytes;
+} map_progress;
+
 // Runs job over every line of `in`, writing the outputs to stdout. Returns 0 or EXIT_RUNTIME.
-static int map_lines(FILE *in, const char *name, const line_job *job, void *ctx, int threads, const char *cmd) {
+static int map_lines_p(FILE *in, const char *name, const line_job *job, void *ctx, int threads, const char *cmd,
+                       map_progress *mp) {
 #ifdef _OPENMP
     if (threads > 0) omp_set_num_threads(threads);
 #else
@@ -148,7 +156,9 @@ static int map_lines(FILE *in, const char *name, const line_job *job, void *ctx,
             lines[nb] = realloc(lines[nb], (size_t)len + 1);
             memcpy(lines[nb], r.buf, (size_t)len + 1);
             lens[nb++] = (size_t)len;
+            if (mp) { mp->lines++; mp->bytes += len + 1; }
         }
+        if (mp && mp->p) progress_show(mp->p, mp->lines, mp->bytes, 0);
         #pragma omp parallel
         {
             void *state = job->init(ctx);
@@ -168,6 +178,28 @@ static int map_lines(FILE *in, const char *name, const line_job *job, void *ctx,
     free(lines); free(lens); free(outs);
     t5p_lines_free(&r);
     return rc;
+}
+
+static int map_lines(FILE *in, const char *name, const line_job *job, void *ctx, int threads, const char *cmd) {
+    return map_lines_p(in, name, job, ctx, threads, cmd, NULL);
+}
+
+// Writes a file through a temporary name and a rename, so a failure never leaves half a file.
+static int write_lines_atomic(const char *path, const char *const *lines, int n, const char *cmd) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) { fprintf(stderr, "t5p %s: cannot write %s: %s\n", cmd, tmp, strerror(errno)); return EXIT_RUNTIME; }
+    int ok = 1;
+    for (int i = 0; i < n && ok; i++) ok = fputs(lines[i], f) >= 0 && fputc('\n', f) != EOF;
+    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        fprintf(stderr, "t5p %s: writing %s failed: %s\n", cmd, path, strerror(errno));
+        remove(tmp);
+        return EXIT_RUNTIME;
+    }
+    return 0;
 }
 
 typedef struct {
@@ -498,6 +530,161 @@ static int cmd_eval(int argc, char **argv) {
     return 0;
 }
 
+
+// ----------------------------------------------------------------------------
+// vocab: build a vocabulary the T5 PEGASUS way
+
+static const char *vocab_help =
+    "usage: t5p vocab --out VOCAB [--base BERT_VOCAB] [-D DICT] [--words 200000] [--size 50000]\n"
+    "                 [--threads N] [--candidates FILE] [--counts FILE] [-q] CORPUS...\n"
+    "Builds a vocabulary as the T5 PEGASUS blog describes: the base vocabulary plus the --words most\n"
+    "frequent jieba words are candidates; the corpus (one text per line) is tokenized with them\n"
+    "(bert4keras Tokenizer, jieba pre-tokenization without HMM) and counted; VOCAB gets the first 106\n"
+    "base tokens in order, then the most frequent other candidates up to --size tokens (equal counts:\n"
+    "base tokens in base order first, then jieba words by dictionary frequency, then by bytes).\n"
+    "Without --base the base is BERT's 106 special tokens, every character of the corpus and '##c' for\n"
+    "each non-CJK, non-punctuation character: always kept, so the corpus tokenizes without [UNK]\n"
+    "(this reads the corpus twice).\n"
+    "  --candidates FILE  also write the candidate vocabulary\n"
+    "  --counts FILE      also write 'token<TAB>count' for every candidate, in candidate order\n";
+
+typedef struct {
+    t5p_vocab_builder *b;
+    int pass;  // 1: characters, 2: counts
+    int ncand;
+} vocab_ctx;
+
+typedef struct {
+    t5p_tokens t;
+    uint64_t *seen;
+    long long *counts;
+} vocab_state;
+
+static void *vocab_init(void *ctx) {
+    vocab_ctx *o = ctx;
+    vocab_state *st = calloc(1, sizeof *st);
+    if (o->pass == 1) st->seen = calloc(T5P_SEEN_WORDS, sizeof(uint64_t));
+    else st->counts = calloc((size_t)o->ncand + 1, sizeof(long long));
+    return st;
+}
+
+static void vocab_line(void *ctx, void *state, const char *line, size_t len, t5p__buf *out) {
+    vocab_ctx *o = ctx;
+    vocab_state *st = state;
+    (void)out;
+    if (o->pass == 1) t5p_vocab_builder_see(o->b, line, len, st->seen, &st->t);
+    else t5p_vocab_builder_count(o->b, line, len, st->counts, &st->t);
+}
+
+static void vocab_done(void *ctx, void *state) {
+    vocab_ctx *o = ctx;
+    vocab_state *st = state;
+    #pragma omp critical
+    {
+        if (o->pass == 1) t5p_vocab_builder_see_merge(o->b, st->seen);
+        else t5p_vocab_builder_add(o->b, st->counts);
+    }
+    t5p_tokens_free(&st->t);
+    free(st->seen);
+    free(st->counts);
+    free(st);
+}
+
+static int cmd_vocab(int argc, char **argv) {
+    const char *out = NULL, *base_path = NULL, *dict = NULL, *cand_path = NULL, *counts_path = NULL;
+    const char **files = NULL;
+    int nfiles = 0, threads = 0, quiet = 0;
+    long words = 200000, size = 50000;
+    files = calloc((size_t)argc, sizeof(char *));
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (is_help(a)) { fputs(vocab_help, stdout); free(files); return 0; }
+        else if (strcmp(a, "--out") == 0) out = opt_value(argc, argv, &i, "vocab");
+        else if (strcmp(a, "--base") == 0) base_path = opt_value(argc, argv, &i, "vocab");
+        else if (strcmp(a, "-D") == 0 || strcmp(a, "--dict") == 0) dict = opt_value(argc, argv, &i, "vocab");
+        else if (strcmp(a, "--candidates") == 0) cand_path = opt_value(argc, argv, &i, "vocab");
+        else if (strcmp(a, "--counts") == 0) counts_path = opt_value(argc, argv, &i, "vocab");
+        else if (strcmp(a, "--words") == 0) words = opt_long(opt_value(argc, argv, &i, "vocab"), "--words", "vocab", 0, 100000000);
+        else if (strcmp(a, "--size") == 0) size = opt_long(opt_value(argc, argv, &i, "vocab"), "--size", "vocab", 106, 100000000);
+        else if (strcmp(a, "--threads") == 0) threads = (int)opt_long(opt_value(argc, argv, &i, "vocab"), "--threads", "vocab", 1, 1024);
+        else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) quiet = 1;
+        else if (a[0] == '-' && a[1]) bad_option("vocab", a);
+        else files[nfiles++] = a;
+    }
+    if (!out || nfiles == 0) {
+        fprintf(stderr, "t5p vocab: --out VOCAB and at least one CORPUS file are required (see t5p vocab --help)\n");
+        free(files);
+        return EXIT_USAGE;
+    }
+    long long total = 0;
+    for (int i = 0; i < nfiles; i++) {
+        if (strcmp(files[i], "-") == 0) { fprintf(stderr, "t5p vocab: the corpus must be files (read twice without --base)\n"); free(files); return EXIT_USAGE; }
+        FILE *f = open_input(files[i], "vocab");
+        fclose(f);
+        total += file_size(files[i]);
+    }
+    t5p_vocab *base = NULL;
+    if (base_path && !(base = t5p_vocab_load(base_path))) { fprintf(stderr, "t5p vocab: %s\n", t5p_last_error()); free(files); return EXIT_USAGE; }
+    t5p_jieba *jb = t5p_jieba_load(dict ? dict : t5p_jieba_default_dict(), NULL);
+    if (!jb) { fprintf(stderr, "t5p vocab: %s\n", t5p_last_error()); t5p_vocab_free(base); free(files); return EXIT_USAGE; }
+    t5p_vocab_builder *b = t5p_vocab_builder_new(jb, base, (int)words);
+    vocab_ctx o = {b, base ? 2 : 1, 0};
+    line_job job = {vocab_init, vocab_line, vocab_done};
+    int rc = 0;
+    for (; o.pass <= 2 && !rc; o.pass++) {
+        if (o.pass == 2) {
+            o.ncand = t5p_vocab_builder_start(b);
+            if (o.ncand < 0) { fprintf(stderr, "t5p vocab: %s\n", t5p_last_error()); rc = EXIT_RUNTIME; break; }
+            if (!quiet) fprintf(stderr, "t5p vocab: %d candidate tokens\n", o.ncand);
+        }
+        progress prog;
+        progress_init(&prog, o.pass == 1 ? "vocab: characters (lines)" : "vocab: counting (lines)", total, !quiet);
+        map_progress mp = {&prog, 0, 0};
+        for (int i = 0; i < nfiles && !rc; i++) {
+            FILE *f = open_input(files[i], "vocab");
+            rc = map_lines_p(f, files[i], &job, &o, threads, "vocab", &mp);
+            fclose(f);
+        }
+        progress_show(&prog, mp.lines, mp.bytes, 1);
+    }
+    if (!rc) {
+        int n;
+        const char **toks = t5p_vocab_builder_result(b, (int)size, &n);
+        rc = write_lines_atomic(out, toks, n, "vocab");
+        if (!rc && !quiet) fprintf(stderr, "t5p vocab: wrote %d tokens to %s\n", n, out);
+        const t5p_vocab *cv = t5p_vocab_builder_tokenizer(b)->vocab;
+        int nc = t5p_vocab_size(cv);
+        if (!rc && (cand_path || counts_path)) {
+            char **lines = calloc((size_t)nc + 1, sizeof(char *));
+            int m = 0;
+            for (int id = 0; id < nc; id++) {
+                const char *tk = t5p_vocab_token(cv, id);
+                if (!tk) continue;
+                size_t L = strlen(tk) + 32;
+                lines[m] = malloc(L);
+                if (counts_path) snprintf(lines[m], L, "%s\t%lld", tk, t5p_vocab_builder_count_of(b, id));
+                else snprintf(lines[m], L, "%s", tk);
+                m++;
+            }
+            if (counts_path) rc = write_lines_atomic(counts_path, (const char *const *)lines, m, "vocab");
+            if (!rc && cand_path) {
+                for (int k = 0, id = 0; id < nc; id++) {
+                    const char *tk = t5p_vocab_token(cv, id);
+                    if (!tk) continue;
+                    snprintf(lines[k++], strlen(tk) + 32, "%s", tk);
+                }
+                rc = write_lines_atomic(cand_path, (const char *const *)lines, m, "vocab");
+            }
+            for (int k = 0; k < m; k++) free(lines[k]);
+            free(lines);
+        }
+    }
+    t5p_vocab_builder_free(b);
+    t5p_jieba_free(jb);
+    t5p_vocab_free(base);
+    free(files);
+    return rc;
+}
 // ----------------------------------------------------------------------------
 // subcommands
 
@@ -511,6 +698,7 @@ static const command commands[] = {
     {"segment", cmd_segment, "jieba word segmentation (drop-in for python3 -m jieba)"},
     {"tokenize", cmd_tokenize, "T5 PEGASUS tokens or ids (bert4keras Tokenizer + jieba), --decode"},
     {"eval", cmd_eval, "ROUGE-1/2/L F and BLEU of predictions against references, as finetune.py scored"},
+    {"vocab", cmd_vocab, "build a vocabulary: base + jieba words, counted on a corpus"},
     {NULL, NULL, NULL},
 };
 
