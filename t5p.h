@@ -164,8 +164,9 @@ T5PDEF void t5p_cut_free(t5p_cut *c);
 typedef struct t5p_vocab t5p_vocab;
 
 // Loads a vocabulary the way bert4keras's load_vocab does: Python text-mode lines (\n, \r, \r\n),
-// token = first whitespace-separated field (or the stripped line when there is none), id = the
-// number of distinct tokens seen before it (a repeated token takes that id without adding one).
+// invalid UTF-8 bytes ignored, token = first whitespace-separated field (or the stripped line when
+// there is none), id = the number of distinct tokens seen before it (a repeated token takes that id
+// without adding one, so it shares it with the next new token). A NUL inside a token is refused.
 T5PDEF t5p_vocab *t5p_vocab_load(const char *path);
 // Builds a vocabulary from n tokens in id order (duplicates handled as above).
 T5PDEF t5p_vocab *t5p_vocab_new(const char *const *tokens, int n);
@@ -1581,30 +1582,28 @@ T5PDEF t5p_vocab *t5p_vocab_load(const char *path) {
         size_t next = end;
         if (next < len) next += (data[next] == '\r' && next + 1 < len && data[next + 1] == '\n') ? 2 : 1;
         lineno++;
-        // line.split()[0], else line.strip() (then the line is all whitespace: the empty token)
-        size_t i = pos, a = end, b = end;
-        int first = 1;
-        while (i < end) {
-            size_t at = i;
+        // bert4keras opens the file with errors='ignore': invalid UTF-8 bytes vanish. Then
+        // token = line.split()[0], or line.strip() (the empty token) when the line is all whitespace.
+        tok.n = 0;
+        t5p__buf_reserve(&tok, 0);
+        int in_token = 0, nul = 0;
+        for (size_t i = pos; i < end;) {
             int32_t cp = t5p_utf8_next(data, end, &i);
-            if (cp < 0 || cp == 0) {
-                if (cp == 0) continue;  // NUL is an ordinary character to Python
-                t5p__err(T5P_ERR_FORMAT, "%s:%ld: invalid UTF-8 at byte %zu", path, lineno, at);
-                T5P_FREE(data); T5P_FREE(tok.p); t5p_vocab_free(v);
-                return NULL;
-            }
+            if (cp < 0) continue;
             if (t5p_is_space(cp)) {
-                if (!first) { b = at; break; }
-            } else if (first) { a = at; first = 0; }
+                if (in_token) break;
+                continue;
+            }
+            in_token = 1;
+            nul |= cp == 0;
+            t5p__buf_cp(&tok, cp);
         }
-        if (first) a = b = end;
-        if (memchr(data + a, 0, b - a)) {
-            t5p__err(T5P_ERR_FORMAT, "%s:%ld: NUL byte inside a token", path, lineno);
+        tok.p[tok.n] = 0;
+        if (nul) {
+            t5p__err(T5P_ERR_FORMAT, "%s:%ld: NUL byte inside a token (not supported)", path, lineno);
             T5P_FREE(data); T5P_FREE(tok.p); t5p_vocab_free(v);
             return NULL;
         }
-        tok.n = 0;
-        t5p__buf_add(&tok, data + a, b - a);
         t5p__vocab_add(v, tok.p);
         pos = next;
     }
