@@ -367,6 +367,7 @@ static inline void t5p__buf_reserve(t5p__buf *b, size_t extra) {
     T5P_ASSERT(p);
     b->p = p;
     b->cap = cap;
+    b->p[b->n] = 0;  // always a NUL-terminated string
 }
 static inline void t5p__buf_add(t5p__buf *b, const char *s, size_t n) {
     t5p__buf_reserve(b, n);
