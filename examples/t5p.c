@@ -210,26 +210,52 @@ typedef struct {
     long nbad;
 } segment_ctx;
 
-static void *segment_init(void *ctx) { (void)ctx; return calloc(1, sizeof(t5p_cut)); }
-static void segment_done(void *ctx, void *state) { (void)ctx; t5p_cut_free(state); free(state); }
+typedef struct {
+    t5p_cut cut;
+    int32_t *cps;  // code points of the line
+    uint32_t *off; // byte offset of each code point (and of the end)
+    size_t cap;
+} segment_state;
+
+static void *segment_init(void *ctx) { (void)ctx; return calloc(1, sizeof(segment_state)); }
+
+static void segment_done(void *ctx, void *state) {
+    segment_state *st = state;
+    (void)ctx;
+    t5p_cut_free(&st->cut);
+    free(st->cps);
+    free(st->off);
+    free(st);
+}
 
 static void segment_line(void *ctx, void *state, const char *line, size_t len, t5p__buf *out) {
     segment_ctx *o = ctx;
-    t5p_cut *cut = state;
-    int32_t *c = NULL;
-    long bad = 0;
-    long n = t5p_utf8_decode(line, len, &c, &bad);
+    segment_state *st = state;
+    if (len + 1 > st->cap) {
+        st->cap = len + 1;
+        st->cps = realloc(st->cps, st->cap * sizeof(int32_t));
+        st->off = realloc(st->off, st->cap * sizeof(uint32_t));
+    }
+    long n = 0, bad = 0;
+    for (size_t i = 0; i < len;) {
+        st->off[n] = (uint32_t)i;
+        int32_t cp = t5p_utf8_next(line, len, &i);
+        if (cp < 0) { cp = 0xFFFD; bad++; }
+        st->cps[n++] = cp;
+    }
+    st->off[n] = (uint32_t)len;
     if (bad) {
         #pragma omp atomic
         o->nbad += bad;
     }
-    int nw = t5p_jieba_cut(o->jb, c, (int)n, o->mode, cut);
-    for (int w = 0; w < nw; w++) {
-        if (w && !cut->words[w].join) t5p__buf_add(out, o->delim, o->delim_len);
-        for (int k = cut->words[w].start; k < cut->words[w].end; k++) t5p__buf_cp(out, c[k]);
+    int nw = t5p_jieba_cut(o->jb, st->cps, (int)n, o->mode, &st->cut);
+    const t5p_span *w = st->cut.words;
+    for (int k = 0; k < nw; k++) {
+        if (k && !w[k].join) t5p__buf_add(out, o->delim, o->delim_len);
+        if (!bad) t5p__buf_add(out, line + st->off[w[k].start], st->off[w[k].end] - st->off[w[k].start]);
+        else for (int c = w[k].start; c < w[k].end; c++) t5p__buf_cp(out, st->cps[c]);  // U+FFFD for bad bytes
     }
     t5p__buf_add(out, "\n", 1);
-    t5p_free(c);
 }
 
 static int cmd_segment(int argc, char **argv) {
