@@ -1529,36 +1529,98 @@ T5PDEF int t5p_jieba_load_userdict(t5p_jieba *jb, const char *path) {
 // ----------------------------------------------------------------------------
 // 3. tokenizer
 
+// The vocabulary is a hash table from token bytes to an entry (open addressing, 32-bit hash tags in
+// the slots so most probes touch one small array); entries are kept in first-insertion order with
+// their token in one byte arena.
 struct t5p_vocab {
-    struct { char *key; int value; } *map;  // stb_ds string hash: token -> id
-    char **by_id;                           // id -> token (NULL where no token has the id)
-    int size;                               // distinct tokens, len(token_dict)
-    int nid;                                // number of id slots
+    char *arena;        // stb_ds array: every distinct token, NUL-terminated
+    uint32_t *tok_off;  // stb_ds arrays, per distinct token in first-seen order: offset in arena,
+    uint32_t *tok_len;  //   length,
+    int32_t *tok_id;    //   and current id
+    uint32_t *tag;      // hash table: tag (0 = empty) ...
+    int32_t *slot;      //   ... and entry index
+    size_t cap;
+    const char **by_id; // id -> token (NULL where no token has the id)
+    int size;           // distinct tokens, len(token_dict)
+    int nid;            // number of id slots
     int unk;
 };
+
+static inline uint64_t t5p__hash_bytes(const char *s, size_t n) {  // FNV-1a, 64-bit
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+static inline uint32_t t5p__hash_tag(uint64_t h) {
+    uint32_t t = (uint32_t)(h >> 32);
+    return t ? t : 1;
+}
+
+// Entry index of the token s[0..n), or -1.
+static int32_t t5p__vocab_find(const t5p_vocab *v, const char *s, size_t n) {
+    uint64_t h = t5p__hash_bytes(s, n);
+    uint32_t tag = t5p__hash_tag(h);
+    for (size_t i = (size_t)h & (v->cap - 1);; i = (i + 1) & (v->cap - 1)) {
+        if (v->tag[i] == 0) return -1;
+        if (v->tag[i] == tag) {
+            int32_t e = v->slot[i];
+            if (v->tok_len[e] == n && memcmp(v->arena + v->tok_off[e], s, n) == 0) return e;
+        }
+    }
+}
+
+static void t5p__vocab_insert_slot(t5p_vocab *v, uint64_t h, int32_t e) {
+    size_t i = (size_t)h & (v->cap - 1);
+    while (v->tag[i]) i = (i + 1) & (v->cap - 1);
+    v->tag[i] = t5p__hash_tag(h);
+    v->slot[i] = e;
+}
+
+static void t5p__vocab_rehash(t5p_vocab *v, size_t cap) {
+    T5P_FREE(v->tag);
+    T5P_FREE(v->slot);
+    v->cap = cap;
+    v->tag = (uint32_t *)T5P_MALLOC(sizeof(uint32_t) * cap);
+    v->slot = (int32_t *)T5P_MALLOC(sizeof(int32_t) * cap);
+    T5P_ASSERT(v->tag && v->slot);
+    memset(v->tag, 0, sizeof(uint32_t) * cap);
+    for (ptrdiff_t e = 0; e < arrlen(v->tok_off); e++)
+        t5p__vocab_insert_slot(v, t5p__hash_bytes(v->arena + v->tok_off[e], v->tok_len[e]), (int32_t)e);
+}
 
 static t5p_vocab *t5p__vocab_alloc(void) {
     t5p_vocab *v = (t5p_vocab *)T5P_MALLOC(sizeof *v);
     if (!v) return NULL;
     memset(v, 0, sizeof *v);
-    sh_new_strdup(v->map);
+    t5p__vocab_rehash(v, 1024);
     return v;
 }
 
 // token_dict[token] = len(token_dict)
 static void t5p__vocab_add(t5p_vocab *v, const char *tok) {
-    int id = v->size;
-    if (shgeti(v->map, tok) < 0) v->size++;
-    shput(v->map, tok, id);
+    size_t n = strlen(tok);
+    int32_t e = t5p__vocab_find(v, tok, n);
+    if (e >= 0) {  // a repeated token moves to the id the next new token will get
+        v->tok_id[e] = v->size;
+        return;
+    }
+    arrput(v->tok_off, (uint32_t)arrlen(v->arena));
+    arrput(v->tok_len, (uint32_t)n);
+    arrput(v->tok_id, v->size);
+    memcpy(arraddnptr(v->arena, n + 1), tok, n + 1);
+    v->size++;
+    if ((size_t)arrlen(v->tok_off) * 2 > v->cap) t5p__vocab_rehash(v, v->cap * 2);
+    else t5p__vocab_insert_slot(v, t5p__hash_bytes(tok, n), (int32_t)arrlen(v->tok_off) - 1);
 }
 
 // _token_dict_inv = {v: k for k, v in token_dict.items()}: in first-insertion order, later wins.
 static void t5p__vocab_finish(t5p_vocab *v) {
     v->nid = v->size + 1;
-    v->by_id = (char **)T5P_MALLOC(sizeof(char *) * (size_t)v->nid);
+    v->by_id = (const char **)T5P_MALLOC(sizeof(char *) * (size_t)v->nid);
     T5P_ASSERT(v->by_id);
     for (int i = 0; i < v->nid; i++) v->by_id[i] = NULL;
-    for (ptrdiff_t i = 0; i < shlen(v->map); i++) v->by_id[v->map[i].value] = v->map[i].key;
+    for (ptrdiff_t e = 0; e < arrlen(v->tok_off); e++) v->by_id[v->tok_id[e]] = v->arena + v->tok_off[e];
     v->unk = t5p_vocab_id(v, "[UNK]");
 }
 
@@ -1616,7 +1678,12 @@ T5PDEF t5p_vocab *t5p_vocab_load(const char *path) {
 
 T5PDEF void t5p_vocab_free(t5p_vocab *v) {
     if (!v) return;
-    shfree(v->map);
+    arrfree(v->arena);
+    arrfree(v->tok_off);
+    arrfree(v->tok_len);
+    arrfree(v->tok_id);
+    T5P_FREE(v->tag);
+    T5P_FREE(v->slot);
     T5P_FREE(v->by_id);
     T5P_FREE(v);
 }
@@ -1625,9 +1692,8 @@ T5PDEF int t5p_vocab_size(const t5p_vocab *v) { return v->size; }
 T5PDEF int t5p_vocab_unk(const t5p_vocab *v) { return v->unk; }
 
 T5PDEF int t5p_vocab_id(const t5p_vocab *v, const char *token) {
-    t5p_vocab *m = (t5p_vocab *)v;  // stb_ds look-ups take a non-const map
-    ptrdiff_t i = shgeti(m->map, token);
-    return i < 0 ? -1 : m->map[i].value;
+    int32_t e = t5p__vocab_find(v, token, strlen(token));
+    return e < 0 ? -1 : v->tok_id[e];
 }
 
 T5PDEF const char *t5p_vocab_token(const t5p_vocab *v, int id) {
@@ -1769,7 +1835,9 @@ static int t5p__tok_utf8(t5p_tokens *t, const int32_t *cps, int n, int hashes) {
 
 static int t5p__lookup(const t5p_tokenizer *tk, t5p_tokens *t, const int32_t *cps, int n, int hashes) {
     int len = t5p__tok_utf8(t, cps, n, hashes);
-    return len < 0 ? -1 : t5p_vocab_id(tk->vocab, t->scratch);
+    if (len < 0) return -1;
+    int32_t e = t5p__vocab_find(tk->vocab, t->scratch, (size_t)len);
+    return e < 0 ? -1 : tk->vocab->tok_id[e];
 }
 
 // _word_piece_tokenize: greedy longest match from the left, "##" on continuation pieces; a word
