@@ -187,8 +187,10 @@ static void test_goldens(void) {
         run(o, &m, 1, STEPS);
         int bad = 0;
         double worst = 0;
+        int big = strncmp(v[k].name, "af_b4k", 6) == 0;  // the golden has emb and wo for these only
         for (int q = 0; q < NP; q++) {
             char tn[128];
+            if (!big && (strcmp(P[q].name, "emb") == 0 || strcmp(P[q].name, "wo") == 0)) continue;
             snprintf(tn, sizeof tn, "%s/%s", v[k].name, P[q].name);
             float *ref = malloc(numel(q) * sizeof(float));
             if (t5p_safetensors_read_f32(st, tn, ref, P[q].ndim, P[q].shape) < 0) {
