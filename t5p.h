@@ -10,11 +10,11 @@
    <stb_ds.h> (Debian: libstb-dev, -I/usr/include/stb).
 
    CONTENTS (sections in dependency order, each behind a "// ---" banner)
-     1. base        errors, allocation, UTF-8, Unicode properties, files, lines
+     1. base        errors, allocation, UTF-8, Unicode properties, files, lines, JSON
      2. jieba       dictionary, DAG, max-probability route, HMM, block rules: jieba 0.42.1
      3. tokenizer   vocabulary, lowercase/NFD/Mn, basic tokenizer, WordPiece, encode/decode,
                     vocabulary builder (bert4keras Tokenizer with jieba pre-tokenization)
-     5. io          JSON reader/writer, float16/bfloat16, atomic files, safetensors (mmap),
+     5. io          float16/bfloat16, atomic files, safetensors (mmap),
                     training-state files
      7. optim       Adafactor (bert4keras and Hugging Face styles), Adam, AdamW, LR schedule,
                     optimizer state files
@@ -104,6 +104,44 @@ T5PDEF void t5p_lines_free(t5p_lines *r);
 
 // Unicode helpers over utf8proc.
 T5PDEF int t5p_is_space(int32_t cp);  // Python str.isspace() / str.split() whitespace
+
+// JSON. A strict RFC 8259 reader into a tree (plus Python's NaN/Infinity/-Infinity, which Python's json
+// writes), and writers that produce what Python's json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+// produces: raw UTF-8, short escapes, and floats printed like Python's repr.
+enum {
+    T5P_JSON_NULL,
+    T5P_JSON_FALSE,
+    T5P_JSON_TRUE,
+    T5P_JSON_NUMBER,
+    T5P_JSON_STRING,
+    T5P_JSON_ARRAY,
+    T5P_JSON_OBJECT,
+};
+typedef struct t5p_json {
+    int type;               // T5P_JSON_*
+    int is_int;             // NUMBER written as an integer that fits in int64_t (then i is exact)
+    int64_t i;              // NUMBER: exact value when is_int
+    double num;             // NUMBER: value (nearest double)
+    char *str;              // STRING: the decoded value, NUL-terminated (may also hold NUL bytes)
+    size_t len;             // STRING: length in bytes
+    char *key;              // member of an OBJECT: its decoded name (NUL-terminated), else NULL
+    size_t klen;            // member of an OBJECT: name length in bytes
+    long n;                 // ARRAY / OBJECT: number of members
+    struct t5p_json *items; // ARRAY / OBJECT: the members, in input order (duplicate keys kept)
+    size_t offset;          // byte offset of the value in the parsed text
+} t5p_json;
+
+// Parses one JSON value (with optional surrounding whitespace) from n bytes. `what` names the input in
+// error messages, which give the byte offset ("config.json: byte 17: expected ':'"). NULL on failure.
+// Strings must be valid UTF-8; \u escapes must pair surrogates; nesting deeper than 512 is refused.
+T5PDEF t5p_json *t5p_json_parse(const char *s, size_t n, const char *what);
+T5PDEF void t5p_json_free(t5p_json *j);  // accepts NULL
+// The member `key` of an object (the last one if the key repeats, as Python keeps), or NULL.
+T5PDEF const t5p_json *t5p_json_get(const t5p_json *obj, const char *key);
+// Compact text of j, as Python's json.dumps(x, ensure_ascii=False, separators=(",", ":")) writes the
+// Python value x = json.loads(text of j) (a repeated key keeps its first place and its last value).
+// t5p_free the result; *len (if not NULL) gets its length. NULL on allocation failure.
+T5PDEF char *t5p_json_dump(const t5p_json *j, size_t *len);
 
 // ----------------------------------------------------------------------------
 // 2. jieba: declarations
@@ -248,44 +286,6 @@ T5PDEF void t5p_jieba_foreach_word(const t5p_jieba *jb, void (*fn)(const char *w
 // ----------------------------------------------------------------------------
 // 5. io: declarations
 //
-// JSON. A strict RFC 8259 reader into a tree (plus Python's NaN/Infinity/-Infinity, which Python's json
-// writes), and writers that produce what Python's json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-// produces: raw UTF-8, short escapes, and floats printed like Python's repr.
-enum {
-    T5P_JSON_NULL,
-    T5P_JSON_FALSE,
-    T5P_JSON_TRUE,
-    T5P_JSON_NUMBER,
-    T5P_JSON_STRING,
-    T5P_JSON_ARRAY,
-    T5P_JSON_OBJECT,
-};
-typedef struct t5p_json {
-    int type;               // T5P_JSON_*
-    int is_int;             // NUMBER written as an integer that fits in int64_t (then i is exact)
-    int64_t i;              // NUMBER: exact value when is_int
-    double num;             // NUMBER: value (nearest double)
-    char *str;              // STRING: the decoded value, NUL-terminated (may also hold NUL bytes)
-    size_t len;             // STRING: length in bytes
-    char *key;              // member of an OBJECT: its decoded name (NUL-terminated), else NULL
-    size_t klen;            // member of an OBJECT: name length in bytes
-    long n;                 // ARRAY / OBJECT: number of members
-    struct t5p_json *items; // ARRAY / OBJECT: the members, in input order (duplicate keys kept)
-    size_t offset;          // byte offset of the value in the parsed text
-} t5p_json;
-
-// Parses one JSON value (with optional surrounding whitespace) from n bytes. `what` names the input in
-// error messages, which give the byte offset ("config.json: byte 17: expected ':'"). NULL on failure.
-// Strings must be valid UTF-8; \u escapes must pair surrogates; nesting deeper than 512 is refused.
-T5PDEF t5p_json *t5p_json_parse(const char *s, size_t n, const char *what);
-T5PDEF void t5p_json_free(t5p_json *j);  // accepts NULL
-// The member `key` of an object (the last one if the key repeats, as Python keeps), or NULL.
-T5PDEF const t5p_json *t5p_json_get(const t5p_json *obj, const char *key);
-// Compact text of j, as Python's json.dumps(x, ensure_ascii=False, separators=(",", ":")) writes the
-// Python value x = json.loads(text of j) (a repeated key keeps its first place and its last value).
-// t5p_free the result; *len (if not NULL) gets its length. NULL on allocation failure.
-T5PDEF char *t5p_json_dump(const t5p_json *j, size_t *len);
-
 // Tensor element types, in the order of the safetensors library's Dtype (its files sort tensors by
 // descending dtype, then by name; t5p writes the same order, so equal tensors give equal bytes).
 enum {
@@ -744,6 +744,456 @@ T5PDEF int t5p_is_space(int32_t cp) {
         cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000)
         return 1;
     return 0;
+}
+
+// Appends a string literal.
+#define T5P__LIT(b, s) t5p__buf_add((b), (s), sizeof(s) - 1)
+
+// OpenMP pragmas that vanish (without -Wunknown-pragmas warnings) when OpenMP is off.
+#ifndef T5P__OMP
+#define T5P__STR(x) #x
+#ifdef _OPENMP
+#define T5P__OMP(x) _Pragma(T5P__STR(omp x))
+#else
+#define T5P__OMP(x)
+#endif
+#endif
+
+// --- JSON reader
+
+typedef struct {
+    const char *s;
+    size_t n, i;
+    const char *what;
+    int depth;
+} t5p__jp;
+
+#define T5P__JSON_MAX_DEPTH 512
+
+static int t5p__jp_fail(const t5p__jp *p, size_t at, const char *fmt, ...) {
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return t5p__err(T5P_ERR_FORMAT, "%s: byte %zu: %s", p->what ? p->what : "JSON", at, msg);
+}
+
+// Describes the byte at p->i for an error message.
+static const char *t5p__jp_what_here(const t5p__jp *p, char *buf, size_t cap) {
+    if (p->i >= p->n) return "end of input";
+    unsigned char c = (unsigned char)p->s[p->i];
+    if (c >= 0x20 && c < 0x7f) snprintf(buf, cap, "'%c'", c);
+    else snprintf(buf, cap, "byte 0x%02X", c);
+    return buf;
+}
+
+static void t5p__jp_ws(t5p__jp *p) {
+    while (p->i < p->n) {
+        char c = p->s[p->i];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
+        p->i++;
+    }
+}
+
+static void t5p__json_free_node(t5p_json *j) {
+    for (long k = 0; k < j->n; k++) t5p__json_free_node(&j->items[k]);
+    T5P_FREE(j->items);
+    T5P_FREE(j->str);
+    T5P_FREE(j->key);
+}
+
+static int t5p__jp_hex4(const t5p__jp *p, size_t at, uint32_t *out) {
+    if (at + 4 > p->n) return -1;
+    uint32_t v = 0;
+    for (int k = 0; k < 4; k++) {
+        char c = p->s[at + k];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0) return -1;
+        v = v * 16 + (uint32_t)d;
+    }
+    *out = v;
+    return 0;
+}
+
+// Parses the string starting at the '"' at p->i into *out (malloc'd, NUL-terminated).
+static int t5p__jp_string(t5p__jp *p, char **out, size_t *len) {
+    const char *s = p->s;
+    size_t start = p->i++;
+    t5p__buf b = {0};
+    t5p__buf_reserve(&b, 0);
+    for (;;) {
+        size_t run = p->i;  // bytes that are copied as they are
+        while (p->i < p->n) {
+            unsigned char c = (unsigned char)s[p->i];
+            if (c == '"' || c == '\\' || c < 0x20) break;
+            if (c < 0x80) { p->i++; continue; }
+            size_t k = p->i;
+            if (t5p_utf8_next(s, p->n, &k) < 0) {
+                T5P_FREE(b.p);
+                return t5p__jp_fail(p, p->i, "invalid UTF-8 in string");
+            }
+            p->i = k;
+        }
+        if (p->i > run) t5p__buf_add(&b, s + run, p->i - run);
+        if (p->i >= p->n) { T5P_FREE(b.p); return t5p__jp_fail(p, start, "unterminated string"); }
+        unsigned char c = (unsigned char)s[p->i];
+        if (c == '"') { p->i++; break; }
+        if (c < 0x20) {
+            T5P_FREE(b.p);
+            return t5p__jp_fail(p, p->i, "control character 0x%02X in string (must be escaped)", c);
+        }
+        // backslash escape
+        size_t at = p->i;
+        if (p->i + 1 >= p->n) { T5P_FREE(b.p); return t5p__jp_fail(p, start, "unterminated string"); }
+        char e = s[p->i + 1], lit = 0;
+        switch (e) {
+        case '"': lit = '"'; break;
+        case '\\': lit = '\\'; break;
+        case '/': lit = '/'; break;
+        case 'b': lit = '\b'; break;
+        case 'f': lit = '\f'; break;
+        case 'n': lit = '\n'; break;
+        case 'r': lit = '\r'; break;
+        case 't': lit = '\t'; break;
+        case 'u': break;
+        default:
+            T5P_FREE(b.p);
+            if ((unsigned char)e >= 0x20 && (unsigned char)e < 0x7f) return t5p__jp_fail(p, at, "invalid escape '\\%c'", e);
+            return t5p__jp_fail(p, at, "invalid escape");
+        }
+        if (e != 'u') {
+            t5p__buf_add(&b, &lit, 1);
+            p->i += 2;
+            continue;
+        }
+        uint32_t cp, lo;
+        if (t5p__jp_hex4(p, at + 2, &cp) < 0) { T5P_FREE(b.p); return t5p__jp_fail(p, at, "invalid \\u escape (needs 4 hex digits)"); }
+        p->i = at + 6;
+        if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            T5P_FREE(b.p);
+            return t5p__jp_fail(p, at, "unpaired low surrogate \\u%04X", (unsigned)cp);
+        }
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            if (p->i + 1 < p->n && s[p->i] == '\\' && s[p->i + 1] == 'u' && t5p__jp_hex4(p, p->i + 2, &lo) == 0 &&
+                lo >= 0xDC00 && lo <= 0xDFFF) {
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                p->i += 6;
+            } else {
+                T5P_FREE(b.p);
+                return t5p__jp_fail(p, at, "unpaired high surrogate \\u%04X", (unsigned)cp);
+            }
+        }
+        t5p__buf_cp(&b, (int32_t)cp);
+    }
+    *out = b.p;
+    *len = b.n;
+    return 0;
+}
+
+static int t5p__jp_number(t5p__jp *p, t5p_json *v) {
+    const char *s = p->s;
+    size_t st = p->i, n = p->n;
+    int isint = 1;
+#define T5P__DIGIT(k) ((k) < n && s[k] >= '0' && s[k] <= '9')
+    if (p->i < n && s[p->i] == '-') p->i++;
+    if (p->i < n && s[p->i] == '0') p->i++;
+    else if (T5P__DIGIT(p->i)) while (T5P__DIGIT(p->i)) p->i++;
+    else return t5p__jp_fail(p, st, "invalid number");
+    if (p->i < n && s[p->i] == '.') {
+        p->i++;
+        if (!T5P__DIGIT(p->i)) return t5p__jp_fail(p, st, "invalid number (digits must follow '.')");
+        while (T5P__DIGIT(p->i)) p->i++;
+        isint = 0;
+    }
+    if (p->i < n && (s[p->i] == 'e' || s[p->i] == 'E')) {
+        p->i++;
+        if (p->i < n && (s[p->i] == '+' || s[p->i] == '-')) p->i++;
+        if (!T5P__DIGIT(p->i)) return t5p__jp_fail(p, st, "invalid number (digits must follow the exponent)");
+        while (T5P__DIGIT(p->i)) p->i++;
+        isint = 0;
+    }
+#undef T5P__DIGIT
+    size_t len = p->i - st;
+    char small[64], *tmp = len < sizeof small ? small : (char *)T5P_MALLOC(len + 1);
+    if (!tmp) return t5p__err(T5P_ERR_NOMEM, "out of memory");
+    memcpy(tmp, s + st, len);
+    tmp[len] = 0;
+    v->type = T5P_JSON_NUMBER;
+    v->num = strtod(tmp, NULL);
+    if (tmp != small) T5P_FREE(tmp);
+    if (isint) {  // exact int64 when it fits
+        size_t k = st;
+        int neg = s[k] == '-';
+        if (neg) k++;
+        uint64_t u = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+        int ok = 1;
+        for (; k < p->i; k++) {
+            uint64_t d = (uint64_t)(s[k] - '0');
+            if (u > (lim - d) / 10) { ok = 0; break; }
+            u = u * 10 + d;
+        }
+        if (ok) {
+            v->is_int = 1;
+            v->i = neg ? (u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)u) : (int64_t)u;
+        }
+    }
+    return 0;
+}
+
+static int t5p__jp_literal(t5p__jp *p, const char *word, int type, double num, t5p_json *v) {
+    size_t k = strlen(word);
+    if (p->i + k > p->n || memcmp(p->s + p->i, word, k) != 0) {
+        char buf[32];
+        return t5p__jp_fail(p, p->i, "unexpected %s", t5p__jp_what_here(p, buf, sizeof buf));
+    }
+    p->i += k;
+    v->type = type;
+    v->num = num;
+    return 0;
+}
+
+static int t5p__jp_value(t5p__jp *p, t5p_json *v);
+
+// Parses members of an array or object after its opening bracket.
+static int t5p__jp_members(t5p__jp *p, t5p_json *v, int object) {
+    char close = object ? '}' : ']';
+    long cap = 0;
+    if (++p->depth > T5P__JSON_MAX_DEPTH) return t5p__jp_fail(p, p->i - 1, "nesting deeper than %d", T5P__JSON_MAX_DEPTH);
+    t5p__jp_ws(p);
+    if (p->i < p->n && p->s[p->i] == close) { p->i++; p->depth--; return 0; }
+    for (;;) {
+        if (v->n == cap) {
+            cap = cap ? 2 * cap : 4;
+            t5p_json *it = (t5p_json *)T5P_REALLOC(v->items, (size_t)cap * sizeof *it);
+            if (!it) return t5p__err(T5P_ERR_NOMEM, "out of memory parsing JSON");
+            v->items = it;
+        }
+        t5p_json *m = &v->items[v->n];
+        memset(m, 0, sizeof *m);
+        v->n++;
+        t5p__jp_ws(p);
+        if (object) {
+            char buf[32];
+            if (p->i >= p->n || p->s[p->i] != '"')
+                return t5p__jp_fail(p, p->i, "expected a string key, found %s", t5p__jp_what_here(p, buf, sizeof buf));
+            int rc = t5p__jp_string(p, &m->key, &m->klen);
+            if (rc < 0) return rc;
+            t5p__jp_ws(p);
+            if (p->i >= p->n || p->s[p->i] != ':')
+                return t5p__jp_fail(p, p->i, "expected ':', found %s", t5p__jp_what_here(p, buf, sizeof buf));
+            p->i++;
+        }
+        int rc = t5p__jp_value(p, m);
+        if (rc < 0) return rc;
+        t5p__jp_ws(p);
+        if (p->i < p->n && p->s[p->i] == ',') { p->i++; continue; }
+        if (p->i < p->n && p->s[p->i] == close) { p->i++; break; }
+        char buf[32];
+        return t5p__jp_fail(p, p->i, "expected ',' or '%c', found %s", close, t5p__jp_what_here(p, buf, sizeof buf));
+    }
+    p->depth--;
+    return 0;
+}
+
+static int t5p__jp_value(t5p__jp *p, t5p_json *v) {
+    t5p__jp_ws(p);
+    v->offset = p->i;
+    if (p->i >= p->n) return t5p__jp_fail(p, p->i, "unexpected end of input, expected a value");
+    char c = p->s[p->i];
+    switch (c) {
+    case '{': p->i++; v->type = T5P_JSON_OBJECT; return t5p__jp_members(p, v, 1);
+    case '[': p->i++; v->type = T5P_JSON_ARRAY; return t5p__jp_members(p, v, 0);
+    case '"': v->type = T5P_JSON_STRING; return t5p__jp_string(p, &v->str, &v->len);
+    case 't': return t5p__jp_literal(p, "true", T5P_JSON_TRUE, 0, v);
+    case 'f': return t5p__jp_literal(p, "false", T5P_JSON_FALSE, 0, v);
+    case 'n': return t5p__jp_literal(p, "null", T5P_JSON_NULL, 0, v);
+    case 'N': return t5p__jp_literal(p, "NaN", T5P_JSON_NUMBER, NAN, v);
+    case 'I': return t5p__jp_literal(p, "Infinity", T5P_JSON_NUMBER, INFINITY, v);
+    default:
+        if (c == '-' && p->i + 1 < p->n && p->s[p->i + 1] == 'I')
+            return t5p__jp_literal(p, "-Infinity", T5P_JSON_NUMBER, -INFINITY, v);
+        if (c == '-' || (c >= '0' && c <= '9')) return t5p__jp_number(p, v);
+        {
+            char buf[32];
+            return t5p__jp_fail(p, p->i, "unexpected %s, expected a value", t5p__jp_what_here(p, buf, sizeof buf));
+        }
+    }
+}
+
+T5PDEF t5p_json *t5p_json_parse(const char *s, size_t n, const char *what) {
+    t5p__jp p = {s, n, 0, what, 0};
+    t5p_json *root = (t5p_json *)T5P_MALLOC(sizeof *root);
+    if (!root) { t5p__err(T5P_ERR_NOMEM, "out of memory parsing JSON"); return NULL; }
+    memset(root, 0, sizeof *root);
+    int rc = t5p__jp_value(&p, root);
+    if (rc == 0) {
+        t5p__jp_ws(&p);
+        if (p.i != n) {
+            char buf[32];
+            rc = t5p__jp_fail(&p, p.i, "extra data after the JSON value (%s)", t5p__jp_what_here(&p, buf, sizeof buf));
+        }
+    }
+    if (rc < 0) { t5p_json_free(root); return NULL; }
+    return root;
+}
+
+T5PDEF void t5p_json_free(t5p_json *j) {
+    if (!j) return;
+    t5p__json_free_node(j);
+    T5P_FREE(j);
+}
+
+T5PDEF const t5p_json *t5p_json_get(const t5p_json *obj, const char *key) {
+    if (!obj || obj->type != T5P_JSON_OBJECT) return NULL;
+    size_t k = strlen(key);
+    for (long m = obj->n - 1; m >= 0; m--)
+        if (obj->items[m].klen == k && memcmp(obj->items[m].key, key, k) == 0) return &obj->items[m];
+    return NULL;
+}
+
+// --- JSON writers
+
+// A JSON string literal: raw UTF-8, escapes as Python's json.dumps(ensure_ascii=False) and serde_json
+// write them; invalid UTF-8 bytes become U+FFFD so the output is always valid.
+static void t5p__json_write_string(t5p__buf *b, const char *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    T5P__LIT(b, "\"");
+    size_t i = 0, run = 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) { i++; continue; }
+        if (c >= 0x80) {
+            size_t k = i;
+            if (t5p_utf8_next(s, n, &k) >= 0) { i = k; continue; }
+        }
+        t5p__buf_add(b, s + run, i - run);
+        char esc[8] = {'\\', 0};
+        size_t en = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        default:
+            if (c < 0x20) {
+                memcpy(esc, "\\u00", 4);
+                esc[4] = hex[c >> 4];
+                esc[5] = hex[c & 15];
+                en = 6;
+            } else {  // invalid UTF-8 byte
+                memcpy(esc, "\xEF\xBF\xBD", 3);
+                en = 3;
+            }
+        }
+        t5p__buf_add(b, esc, en);
+        run = ++i;
+    }
+    t5p__buf_add(b, s + run, n - run);
+    T5P__LIT(b, "\"");
+}
+
+static void t5p__json_write_int(t5p__buf *b, int64_t x) {
+    char tmp[32];
+    int k = snprintf(tmp, sizeof tmp, "%lld", (long long)x);
+    t5p__buf_add(b, tmp, (size_t)k);
+}
+
+// A double as Python's repr writes it: the shortest digits that round-trip, fixed notation for
+// decimal exponents -4..15 (with ".0" when integral), else d.ddde+XX; NaN, Infinity, -Infinity.
+static void t5p__json_write_number(t5p__buf *b, double x) {
+    if (isnan(x)) { T5P__LIT(b, "NaN"); return; }
+    if (isinf(x)) { if (x < 0) T5P__LIT(b, "-Infinity"); else T5P__LIT(b, "Infinity"); return; }
+    char tmp[40];
+    for (int prec = 0; prec < 17; prec++) {  // shortest round trip; %e rounds correctly
+        snprintf(tmp, sizeof tmp, "%.*e", prec, x);
+        if (strtod(tmp, NULL) == x) break;
+    }
+    // tmp: [-]d[.ddd]e(+|-)XX
+    char digits[24];
+    int nd = 0, neg = 0;
+    const char *q = tmp;
+    if (*q == '-') { neg = 1; q++; }
+    for (; *q && *q != 'e'; q++)
+        if (*q != '.') digits[nd++] = *q;
+    int e = atoi(q + 1);
+    while (nd > 1 && digits[nd - 1] == '0') nd--;
+    char out[64];
+    int k = 0;
+    if (neg) out[k++] = '-';
+    if (e >= -4 && e < 16) {
+        if (e >= 0) {
+            for (int d = 0; d <= e; d++) out[k++] = d < nd ? digits[d] : '0';
+            out[k++] = '.';
+            if (nd > e + 1) for (int d = e + 1; d < nd; d++) out[k++] = digits[d];
+            else out[k++] = '0';
+        } else {
+            out[k++] = '0';
+            out[k++] = '.';
+            for (int d = 0; d < -e - 1; d++) out[k++] = '0';
+            for (int d = 0; d < nd; d++) out[k++] = digits[d];
+        }
+    } else {
+        out[k++] = digits[0];
+        if (nd > 1) {
+            out[k++] = '.';
+            for (int d = 1; d < nd; d++) out[k++] = digits[d];
+        }
+        k += snprintf(out + k, sizeof out - (size_t)k, "e%c%02d", e < 0 ? '-' : '+', e < 0 ? -e : e);
+    }
+    t5p__buf_add(b, out, (size_t)k);
+}
+
+static void t5p__json_dump(t5p__buf *b, const t5p_json *j) {
+    switch (j->type) {
+    case T5P_JSON_NULL: T5P__LIT(b, "null"); break;
+    case T5P_JSON_FALSE: T5P__LIT(b, "false"); break;
+    case T5P_JSON_TRUE: T5P__LIT(b, "true"); break;
+    case T5P_JSON_NUMBER:
+        if (j->is_int) t5p__json_write_int(b, j->i);
+        else t5p__json_write_number(b, j->num);
+        break;
+    case T5P_JSON_STRING: t5p__json_write_string(b, j->str, j->len); break;
+    case T5P_JSON_ARRAY:
+        T5P__LIT(b, "[");
+        for (long k = 0; k < j->n; k++) {
+            if (k) T5P__LIT(b, ",");
+            t5p__json_dump(b, &j->items[k]);
+        }
+        T5P__LIT(b, "]");
+        break;
+    case T5P_JSON_OBJECT: {
+        T5P__LIT(b, "{");
+        int first = 1;
+        for (long k = 0; k < j->n; k++) {
+            const t5p_json *m = &j->items[k], *last = m;
+            int seen = 0;
+            for (long q = 0; q < k && !seen; q++)
+                seen = j->items[q].klen == m->klen && memcmp(j->items[q].key, m->key, m->klen) == 0;
+            if (seen) continue;  // a repeated key keeps its first place ...
+            for (long q = k + 1; q < j->n; q++)  // ... and its last value
+                if (j->items[q].klen == m->klen && memcmp(j->items[q].key, m->key, m->klen) == 0) last = &j->items[q];
+            if (!first) T5P__LIT(b, ",");
+            first = 0;
+            t5p__json_write_string(b, m->key, m->klen);
+            T5P__LIT(b, ":");
+            t5p__json_dump(b, last);
+        }
+        T5P__LIT(b, "}");
+        break;
+    }
+    }
+}
+
+T5PDEF char *t5p_json_dump(const t5p_json *j, size_t *len) {
+    t5p__buf b = {0};
+    t5p__buf_reserve(&b, 0);
+    t5p__json_dump(&b, j);
+    if (len) *len = b.n;
+    return b.p;
 }
 
 // ----------------------------------------------------------------------------
@@ -2520,456 +2970,6 @@ T5PDEF void t5p_vocab_builder_free(t5p_vocab_builder *b) {
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-// Appends a string literal.
-#define T5P__LIT(b, s) t5p__buf_add((b), (s), sizeof(s) - 1)
-
-// OpenMP pragmas that vanish (without -Wunknown-pragmas warnings) when OpenMP is off.
-#ifndef T5P__OMP
-#define T5P__STR(x) #x
-#ifdef _OPENMP
-#define T5P__OMP(x) _Pragma(T5P__STR(omp x))
-#else
-#define T5P__OMP(x)
-#endif
-#endif
-
-// --- JSON reader
-
-typedef struct {
-    const char *s;
-    size_t n, i;
-    const char *what;
-    int depth;
-} t5p__jp;
-
-#define T5P__JSON_MAX_DEPTH 512
-
-static int t5p__jp_fail(const t5p__jp *p, size_t at, const char *fmt, ...) {
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return t5p__err(T5P_ERR_FORMAT, "%s: byte %zu: %s", p->what ? p->what : "JSON", at, msg);
-}
-
-// Describes the byte at p->i for an error message.
-static const char *t5p__jp_what_here(const t5p__jp *p, char *buf, size_t cap) {
-    if (p->i >= p->n) return "end of input";
-    unsigned char c = (unsigned char)p->s[p->i];
-    if (c >= 0x20 && c < 0x7f) snprintf(buf, cap, "'%c'", c);
-    else snprintf(buf, cap, "byte 0x%02X", c);
-    return buf;
-}
-
-static void t5p__jp_ws(t5p__jp *p) {
-    while (p->i < p->n) {
-        char c = p->s[p->i];
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
-        p->i++;
-    }
-}
-
-static void t5p__json_free_node(t5p_json *j) {
-    for (long k = 0; k < j->n; k++) t5p__json_free_node(&j->items[k]);
-    T5P_FREE(j->items);
-    T5P_FREE(j->str);
-    T5P_FREE(j->key);
-}
-
-static int t5p__jp_hex4(const t5p__jp *p, size_t at, uint32_t *out) {
-    if (at + 4 > p->n) return -1;
-    uint32_t v = 0;
-    for (int k = 0; k < 4; k++) {
-        char c = p->s[at + k];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-        if (d < 0) return -1;
-        v = v * 16 + (uint32_t)d;
-    }
-    *out = v;
-    return 0;
-}
-
-// Parses the string starting at the '"' at p->i into *out (malloc'd, NUL-terminated).
-static int t5p__jp_string(t5p__jp *p, char **out, size_t *len) {
-    const char *s = p->s;
-    size_t start = p->i++;
-    t5p__buf b = {0};
-    t5p__buf_reserve(&b, 0);
-    for (;;) {
-        size_t run = p->i;  // bytes that are copied as they are
-        while (p->i < p->n) {
-            unsigned char c = (unsigned char)s[p->i];
-            if (c == '"' || c == '\\' || c < 0x20) break;
-            if (c < 0x80) { p->i++; continue; }
-            size_t k = p->i;
-            if (t5p_utf8_next(s, p->n, &k) < 0) {
-                T5P_FREE(b.p);
-                return t5p__jp_fail(p, p->i, "invalid UTF-8 in string");
-            }
-            p->i = k;
-        }
-        if (p->i > run) t5p__buf_add(&b, s + run, p->i - run);
-        if (p->i >= p->n) { T5P_FREE(b.p); return t5p__jp_fail(p, start, "unterminated string"); }
-        unsigned char c = (unsigned char)s[p->i];
-        if (c == '"') { p->i++; break; }
-        if (c < 0x20) {
-            T5P_FREE(b.p);
-            return t5p__jp_fail(p, p->i, "control character 0x%02X in string (must be escaped)", c);
-        }
-        // backslash escape
-        size_t at = p->i;
-        if (p->i + 1 >= p->n) { T5P_FREE(b.p); return t5p__jp_fail(p, start, "unterminated string"); }
-        char e = s[p->i + 1], lit = 0;
-        switch (e) {
-        case '"': lit = '"'; break;
-        case '\\': lit = '\\'; break;
-        case '/': lit = '/'; break;
-        case 'b': lit = '\b'; break;
-        case 'f': lit = '\f'; break;
-        case 'n': lit = '\n'; break;
-        case 'r': lit = '\r'; break;
-        case 't': lit = '\t'; break;
-        case 'u': break;
-        default:
-            T5P_FREE(b.p);
-            if ((unsigned char)e >= 0x20 && (unsigned char)e < 0x7f) return t5p__jp_fail(p, at, "invalid escape '\\%c'", e);
-            return t5p__jp_fail(p, at, "invalid escape");
-        }
-        if (e != 'u') {
-            t5p__buf_add(&b, &lit, 1);
-            p->i += 2;
-            continue;
-        }
-        uint32_t cp, lo;
-        if (t5p__jp_hex4(p, at + 2, &cp) < 0) { T5P_FREE(b.p); return t5p__jp_fail(p, at, "invalid \\u escape (needs 4 hex digits)"); }
-        p->i = at + 6;
-        if (cp >= 0xDC00 && cp <= 0xDFFF) {
-            T5P_FREE(b.p);
-            return t5p__jp_fail(p, at, "unpaired low surrogate \\u%04X", (unsigned)cp);
-        }
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-            if (p->i + 1 < p->n && s[p->i] == '\\' && s[p->i + 1] == 'u' && t5p__jp_hex4(p, p->i + 2, &lo) == 0 &&
-                lo >= 0xDC00 && lo <= 0xDFFF) {
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                p->i += 6;
-            } else {
-                T5P_FREE(b.p);
-                return t5p__jp_fail(p, at, "unpaired high surrogate \\u%04X", (unsigned)cp);
-            }
-        }
-        t5p__buf_cp(&b, (int32_t)cp);
-    }
-    *out = b.p;
-    *len = b.n;
-    return 0;
-}
-
-static int t5p__jp_number(t5p__jp *p, t5p_json *v) {
-    const char *s = p->s;
-    size_t st = p->i, n = p->n;
-    int isint = 1;
-#define T5P__DIGIT(k) ((k) < n && s[k] >= '0' && s[k] <= '9')
-    if (p->i < n && s[p->i] == '-') p->i++;
-    if (p->i < n && s[p->i] == '0') p->i++;
-    else if (T5P__DIGIT(p->i)) while (T5P__DIGIT(p->i)) p->i++;
-    else return t5p__jp_fail(p, st, "invalid number");
-    if (p->i < n && s[p->i] == '.') {
-        p->i++;
-        if (!T5P__DIGIT(p->i)) return t5p__jp_fail(p, st, "invalid number (digits must follow '.')");
-        while (T5P__DIGIT(p->i)) p->i++;
-        isint = 0;
-    }
-    if (p->i < n && (s[p->i] == 'e' || s[p->i] == 'E')) {
-        p->i++;
-        if (p->i < n && (s[p->i] == '+' || s[p->i] == '-')) p->i++;
-        if (!T5P__DIGIT(p->i)) return t5p__jp_fail(p, st, "invalid number (digits must follow the exponent)");
-        while (T5P__DIGIT(p->i)) p->i++;
-        isint = 0;
-    }
-#undef T5P__DIGIT
-    size_t len = p->i - st;
-    char small[64], *tmp = len < sizeof small ? small : (char *)T5P_MALLOC(len + 1);
-    if (!tmp) return t5p__err(T5P_ERR_NOMEM, "out of memory");
-    memcpy(tmp, s + st, len);
-    tmp[len] = 0;
-    v->type = T5P_JSON_NUMBER;
-    v->num = strtod(tmp, NULL);
-    if (tmp != small) T5P_FREE(tmp);
-    if (isint) {  // exact int64 when it fits
-        size_t k = st;
-        int neg = s[k] == '-';
-        if (neg) k++;
-        uint64_t u = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-        int ok = 1;
-        for (; k < p->i; k++) {
-            uint64_t d = (uint64_t)(s[k] - '0');
-            if (u > (lim - d) / 10) { ok = 0; break; }
-            u = u * 10 + d;
-        }
-        if (ok) {
-            v->is_int = 1;
-            v->i = neg ? (u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)u) : (int64_t)u;
-        }
-    }
-    return 0;
-}
-
-static int t5p__jp_literal(t5p__jp *p, const char *word, int type, double num, t5p_json *v) {
-    size_t k = strlen(word);
-    if (p->i + k > p->n || memcmp(p->s + p->i, word, k) != 0) {
-        char buf[32];
-        return t5p__jp_fail(p, p->i, "unexpected %s", t5p__jp_what_here(p, buf, sizeof buf));
-    }
-    p->i += k;
-    v->type = type;
-    v->num = num;
-    return 0;
-}
-
-static int t5p__jp_value(t5p__jp *p, t5p_json *v);
-
-// Parses members of an array or object after its opening bracket.
-static int t5p__jp_members(t5p__jp *p, t5p_json *v, int object) {
-    char close = object ? '}' : ']';
-    long cap = 0;
-    if (++p->depth > T5P__JSON_MAX_DEPTH) return t5p__jp_fail(p, p->i - 1, "nesting deeper than %d", T5P__JSON_MAX_DEPTH);
-    t5p__jp_ws(p);
-    if (p->i < p->n && p->s[p->i] == close) { p->i++; p->depth--; return 0; }
-    for (;;) {
-        if (v->n == cap) {
-            cap = cap ? 2 * cap : 4;
-            t5p_json *it = (t5p_json *)T5P_REALLOC(v->items, (size_t)cap * sizeof *it);
-            if (!it) return t5p__err(T5P_ERR_NOMEM, "out of memory parsing JSON");
-            v->items = it;
-        }
-        t5p_json *m = &v->items[v->n];
-        memset(m, 0, sizeof *m);
-        v->n++;
-        t5p__jp_ws(p);
-        if (object) {
-            char buf[32];
-            if (p->i >= p->n || p->s[p->i] != '"')
-                return t5p__jp_fail(p, p->i, "expected a string key, found %s", t5p__jp_what_here(p, buf, sizeof buf));
-            int rc = t5p__jp_string(p, &m->key, &m->klen);
-            if (rc < 0) return rc;
-            t5p__jp_ws(p);
-            if (p->i >= p->n || p->s[p->i] != ':')
-                return t5p__jp_fail(p, p->i, "expected ':', found %s", t5p__jp_what_here(p, buf, sizeof buf));
-            p->i++;
-        }
-        int rc = t5p__jp_value(p, m);
-        if (rc < 0) return rc;
-        t5p__jp_ws(p);
-        if (p->i < p->n && p->s[p->i] == ',') { p->i++; continue; }
-        if (p->i < p->n && p->s[p->i] == close) { p->i++; break; }
-        char buf[32];
-        return t5p__jp_fail(p, p->i, "expected ',' or '%c', found %s", close, t5p__jp_what_here(p, buf, sizeof buf));
-    }
-    p->depth--;
-    return 0;
-}
-
-static int t5p__jp_value(t5p__jp *p, t5p_json *v) {
-    t5p__jp_ws(p);
-    v->offset = p->i;
-    if (p->i >= p->n) return t5p__jp_fail(p, p->i, "unexpected end of input, expected a value");
-    char c = p->s[p->i];
-    switch (c) {
-    case '{': p->i++; v->type = T5P_JSON_OBJECT; return t5p__jp_members(p, v, 1);
-    case '[': p->i++; v->type = T5P_JSON_ARRAY; return t5p__jp_members(p, v, 0);
-    case '"': v->type = T5P_JSON_STRING; return t5p__jp_string(p, &v->str, &v->len);
-    case 't': return t5p__jp_literal(p, "true", T5P_JSON_TRUE, 0, v);
-    case 'f': return t5p__jp_literal(p, "false", T5P_JSON_FALSE, 0, v);
-    case 'n': return t5p__jp_literal(p, "null", T5P_JSON_NULL, 0, v);
-    case 'N': return t5p__jp_literal(p, "NaN", T5P_JSON_NUMBER, NAN, v);
-    case 'I': return t5p__jp_literal(p, "Infinity", T5P_JSON_NUMBER, INFINITY, v);
-    default:
-        if (c == '-' && p->i + 1 < p->n && p->s[p->i + 1] == 'I')
-            return t5p__jp_literal(p, "-Infinity", T5P_JSON_NUMBER, -INFINITY, v);
-        if (c == '-' || (c >= '0' && c <= '9')) return t5p__jp_number(p, v);
-        {
-            char buf[32];
-            return t5p__jp_fail(p, p->i, "unexpected %s, expected a value", t5p__jp_what_here(p, buf, sizeof buf));
-        }
-    }
-}
-
-T5PDEF t5p_json *t5p_json_parse(const char *s, size_t n, const char *what) {
-    t5p__jp p = {s, n, 0, what, 0};
-    t5p_json *root = (t5p_json *)T5P_MALLOC(sizeof *root);
-    if (!root) { t5p__err(T5P_ERR_NOMEM, "out of memory parsing JSON"); return NULL; }
-    memset(root, 0, sizeof *root);
-    int rc = t5p__jp_value(&p, root);
-    if (rc == 0) {
-        t5p__jp_ws(&p);
-        if (p.i != n) {
-            char buf[32];
-            rc = t5p__jp_fail(&p, p.i, "extra data after the JSON value (%s)", t5p__jp_what_here(&p, buf, sizeof buf));
-        }
-    }
-    if (rc < 0) { t5p_json_free(root); return NULL; }
-    return root;
-}
-
-T5PDEF void t5p_json_free(t5p_json *j) {
-    if (!j) return;
-    t5p__json_free_node(j);
-    T5P_FREE(j);
-}
-
-T5PDEF const t5p_json *t5p_json_get(const t5p_json *obj, const char *key) {
-    if (!obj || obj->type != T5P_JSON_OBJECT) return NULL;
-    size_t k = strlen(key);
-    for (long m = obj->n - 1; m >= 0; m--)
-        if (obj->items[m].klen == k && memcmp(obj->items[m].key, key, k) == 0) return &obj->items[m];
-    return NULL;
-}
-
-// --- JSON writers
-
-// A JSON string literal: raw UTF-8, escapes as Python's json.dumps(ensure_ascii=False) and serde_json
-// write them; invalid UTF-8 bytes become U+FFFD so the output is always valid.
-static void t5p__json_write_string(t5p__buf *b, const char *s, size_t n) {
-    static const char hex[] = "0123456789abcdef";
-    T5P__LIT(b, "\"");
-    size_t i = 0, run = 0;
-    while (i < n) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) { i++; continue; }
-        if (c >= 0x80) {
-            size_t k = i;
-            if (t5p_utf8_next(s, n, &k) >= 0) { i = k; continue; }
-        }
-        t5p__buf_add(b, s + run, i - run);
-        char esc[8] = {'\\', 0};
-        size_t en = 2;
-        switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        default:
-            if (c < 0x20) {
-                memcpy(esc, "\\u00", 4);
-                esc[4] = hex[c >> 4];
-                esc[5] = hex[c & 15];
-                en = 6;
-            } else {  // invalid UTF-8 byte
-                memcpy(esc, "\xEF\xBF\xBD", 3);
-                en = 3;
-            }
-        }
-        t5p__buf_add(b, esc, en);
-        run = ++i;
-    }
-    t5p__buf_add(b, s + run, n - run);
-    T5P__LIT(b, "\"");
-}
-
-static void t5p__json_write_int(t5p__buf *b, int64_t x) {
-    char tmp[32];
-    int k = snprintf(tmp, sizeof tmp, "%lld", (long long)x);
-    t5p__buf_add(b, tmp, (size_t)k);
-}
-
-// A double as Python's repr writes it: the shortest digits that round-trip, fixed notation for
-// decimal exponents -4..15 (with ".0" when integral), else d.ddde+XX; NaN, Infinity, -Infinity.
-static void t5p__json_write_number(t5p__buf *b, double x) {
-    if (isnan(x)) { T5P__LIT(b, "NaN"); return; }
-    if (isinf(x)) { if (x < 0) T5P__LIT(b, "-Infinity"); else T5P__LIT(b, "Infinity"); return; }
-    char tmp[40];
-    for (int prec = 0; prec < 17; prec++) {  // shortest round trip; %e rounds correctly
-        snprintf(tmp, sizeof tmp, "%.*e", prec, x);
-        if (strtod(tmp, NULL) == x) break;
-    }
-    // tmp: [-]d[.ddd]e(+|-)XX
-    char digits[24];
-    int nd = 0, neg = 0;
-    const char *q = tmp;
-    if (*q == '-') { neg = 1; q++; }
-    for (; *q && *q != 'e'; q++)
-        if (*q != '.') digits[nd++] = *q;
-    int e = atoi(q + 1);
-    while (nd > 1 && digits[nd - 1] == '0') nd--;
-    char out[64];
-    int k = 0;
-    if (neg) out[k++] = '-';
-    if (e >= -4 && e < 16) {
-        if (e >= 0) {
-            for (int d = 0; d <= e; d++) out[k++] = d < nd ? digits[d] : '0';
-            out[k++] = '.';
-            if (nd > e + 1) for (int d = e + 1; d < nd; d++) out[k++] = digits[d];
-            else out[k++] = '0';
-        } else {
-            out[k++] = '0';
-            out[k++] = '.';
-            for (int d = 0; d < -e - 1; d++) out[k++] = '0';
-            for (int d = 0; d < nd; d++) out[k++] = digits[d];
-        }
-    } else {
-        out[k++] = digits[0];
-        if (nd > 1) {
-            out[k++] = '.';
-            for (int d = 1; d < nd; d++) out[k++] = digits[d];
-        }
-        k += snprintf(out + k, sizeof out - (size_t)k, "e%c%02d", e < 0 ? '-' : '+', e < 0 ? -e : e);
-    }
-    t5p__buf_add(b, out, (size_t)k);
-}
-
-static void t5p__json_dump(t5p__buf *b, const t5p_json *j) {
-    switch (j->type) {
-    case T5P_JSON_NULL: T5P__LIT(b, "null"); break;
-    case T5P_JSON_FALSE: T5P__LIT(b, "false"); break;
-    case T5P_JSON_TRUE: T5P__LIT(b, "true"); break;
-    case T5P_JSON_NUMBER:
-        if (j->is_int) t5p__json_write_int(b, j->i);
-        else t5p__json_write_number(b, j->num);
-        break;
-    case T5P_JSON_STRING: t5p__json_write_string(b, j->str, j->len); break;
-    case T5P_JSON_ARRAY:
-        T5P__LIT(b, "[");
-        for (long k = 0; k < j->n; k++) {
-            if (k) T5P__LIT(b, ",");
-            t5p__json_dump(b, &j->items[k]);
-        }
-        T5P__LIT(b, "]");
-        break;
-    case T5P_JSON_OBJECT: {
-        T5P__LIT(b, "{");
-        int first = 1;
-        for (long k = 0; k < j->n; k++) {
-            const t5p_json *m = &j->items[k], *last = m;
-            int seen = 0;
-            for (long q = 0; q < k && !seen; q++)
-                seen = j->items[q].klen == m->klen && memcmp(j->items[q].key, m->key, m->klen) == 0;
-            if (seen) continue;  // a repeated key keeps its first place ...
-            for (long q = k + 1; q < j->n; q++)  // ... and its last value
-                if (j->items[q].klen == m->klen && memcmp(j->items[q].key, m->key, m->klen) == 0) last = &j->items[q];
-            if (!first) T5P__LIT(b, ",");
-            first = 0;
-            t5p__json_write_string(b, m->key, m->klen);
-            T5P__LIT(b, ":");
-            t5p__json_dump(b, last);
-        }
-        T5P__LIT(b, "}");
-        break;
-    }
-    }
-}
-
-T5PDEF char *t5p_json_dump(const t5p_json *j, size_t *len) {
-    t5p__buf b = {0};
-    t5p__buf_reserve(&b, 0);
-    t5p__json_dump(&b, j);
-    if (len) *len = b.n;
-    return b.p;
-}
 
 // --- dtypes and conversions
 
