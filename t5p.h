@@ -539,8 +539,15 @@ T5PDEF int t5p_is_space(int32_t cp) {
 #define T5P__UNROLL(s)
 #endif
 
-// Loops over fewer elements than this run on one thread: waking the team costs more than they take.
-#define T5P__PAR_MIN 32768
+// Work smaller than this runs on one thread: a parallel region costs microseconds on an idle machine
+// and far more on a busy one, where every barrier waits for a descheduled thread. Overridable (the
+// thread tests set 1 to run every parallel path on small shapes).
+#ifndef T5P_PAR_MIN
+#define T5P_PAR_MIN 131072  // elements of an elementwise loop (~0.1 ms)
+#endif
+#ifndef T5P_GEMM_PAR_MIN
+#define T5P_GEMM_PAR_MIN 2097152.0  // multiply-adds of a matrix product (~0.1 ms)
+#endif
 
 static inline int t5p__min(int a, int b) { return a < b ? a : b; }
 static inline int t5p__ceil_div(int a, int b) { return (a + b - 1) / b; }
@@ -758,7 +765,7 @@ T5PDEF void t5p_params_init(const t5p_config *c, float *buf, uint64_t seed) {
             continue;
         }
         uint64_t key = t5p__mix64(seed ^ t5p__mix64((uint64_t)t + 1));
-        T5P__PRAGMA("omp parallel for schedule(static) if(count >= T5P__PAR_MIN)")
+        T5P__PRAGMA("omp parallel for schedule(static) if(count >= T5P_PAR_MIN)")
         for (long i = 0; i < count; i++) {  // Box-Muller on two 32-bit uniforms in (0, 1]
             uint64_t r = t5p__mix64(key + (uint64_t)i);
             double u1 = ((double)(r >> 32) + 1.0) / 4294967296.0, u2 = (double)(uint32_t)r / 4294967296.0;
@@ -777,15 +784,17 @@ T5PDEF void t5p_params_init(const t5p_config *c, float *buf, uint64_t seed) {
 // op(A) into MC x KC blocks of MR-row strips, both zero-padded, and a MR x NR micro-kernel keeps its
 // tile of C in registers (6 x 16 floats = 12 AVX2 registers), loading one strip element of A
 // (broadcast) and one row of 16 of B per step: the compiler vectorises the inner j loop. A strip of B
-// stays in L1 while the kernel walks down the A block in L2; the B panel sits in L3. Threads split
-// the M blocks (and the N strips when M is short) and never share a C element, so every element is
-// summed in the same order whatever the thread count: results are bitwise independent of threads.
+// (KC x NR, 16 KB) stays in L1 while the kernel walks down the A block in L2; the B panel sits in L3.
+// Threads split the M blocks (and the N strips when M is short) and never share a C element, so every
+// element is summed in the same order whatever the thread count: results are bitwise independent of
+// threads. Each task runs through all of K itself, so threads synchronise twice per B panel, not per
+// K block: on a busy machine every barrier waits for the slowest thread.
 
 #define T5P__MR 6
 #define T5P__NR 16
 #define T5P__KC 256
 #define T5P__MC 96    // multiple of MR
-#define T5P__NC 2048  // multiple of NR
+#define T5P__PANEL (4u << 20)  // floats of packed op(B) at a time (16 MB, in L3 or close)
 
 static void t5p__gemm_micro(int kc, const float *restrict a, const float *restrict b, float *restrict c, int ldc,
                             int m, int n, int acc) {
@@ -872,46 +881,56 @@ static void t5p__gemm(int ta, int tb, int M, int N, int K, const float *A, int l
     }
     int nth = 1;
 #ifdef _OPENMP
-    if (!omp_in_parallel() && (double)M * N * K >= 262144.0) nth = omp_get_max_threads();
+    if (!omp_in_parallel() && (double)M * N * K >= T5P_GEMM_PAR_MIN) nth = omp_get_max_threads();
 #endif
     int mc = T5P__MC, mb = t5p__ceil_div(M, mc);
     if (mb < nth) {  // short M: smaller blocks so every thread gets one
         mc = t5p__ceil_div(t5p__ceil_div(M, nth), T5P__MR) * T5P__MR;
         mb = t5p__ceil_div(M, mc);
     }
-    const int kcap = t5p__min(K, T5P__KC), ncap = t5p__ceil_div(t5p__min(N, T5P__NC), T5P__NR) * T5P__NR;
-    const int mcap = t5p__ceil_div(mc, T5P__MR) * T5P__MR;
-    float *bp = (float *)T5P_MALLOC(((size_t)kcap * ncap + (size_t)nth * kcap * mcap) * sizeof(float));
+    // op(B) is packed a panel of whole columns (all of K) at a time, as wide as T5P__PANEL floats allow,
+    // so the threads meet only twice per panel: after packing it and after using it.
+    const int np = t5p__ceil_div(K, T5P__KC);  // K blocks
+    int nc = (int)(T5P__PANEL / ((size_t)np * T5P__KC)) / T5P__NR * T5P__NR;
+    nc = nc < T5P__NR ? T5P__NR : nc;
+    nc = t5p__min(nc, t5p__ceil_div(N, T5P__NR) * T5P__NR);
+    const int ns_max = nc / T5P__NR, kcap = t5p__min(K, T5P__KC);
+    float *bp = (float *)T5P_MALLOC(((size_t)ns_max * np * T5P__KC * T5P__NR + (size_t)nth * kcap * mc) * sizeof(float));
     T5P_ASSERT(bp);
-    float *ap_all = bp + (size_t)kcap * ncap;
+    float *ap_all = bp + (size_t)ns_max * np * T5P__KC * T5P__NR;
     T5P__PRAGMA("omp parallel num_threads(nth) if(nth > 1)")
     {
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        float *ap = ap_all + (size_t)tid * kcap * mcap;
-        for (int jc = 0; jc < N; jc += T5P__NC) {
-            const int nc = t5p__min(T5P__NC, N - jc), ns = t5p__ceil_div(nc, T5P__NR);
-            // N strips per task: 1 when there are enough M blocks to go round
+        float *ap = ap_all + (size_t)tid * kcap * mc;
+        for (int jc = 0; jc < N; jc += nc) {
+            const int ncur = t5p__min(nc, N - jc), ns = t5p__ceil_div(ncur, T5P__NR);
+            // strip s, K block pc lives at bp + (s*np + pc/KC) * KC*NR
+            T5P__PRAGMA("omp for schedule(static)")
+            for (int sp = 0; sp < ns * np; sp++) {
+                const int s = sp / np, pc = (sp % np) * T5P__KC;
+                t5p__pack_b(bp + (size_t)sp * T5P__KC * T5P__NR, B, ldb, tb, pc, t5p__min(T5P__KC, K - pc),
+                            jc + s * T5P__NR, t5p__min(T5P__NR, ncur - s * T5P__NR));
+            }
+            // tasks: an M block times a range of strips (more than one range only when M is short)
             const int nsplit = mb >= nth ? 1 : t5p__min(ns, t5p__ceil_div(nth, mb));
-            for (int pc = 0; pc < K; pc += T5P__KC) {
-                const int kc = t5p__min(T5P__KC, K - pc), accum = acc || pc > 0;
-                T5P__PRAGMA("omp for schedule(static)")
-                for (int s = 0; s < ns; s++)
-                    t5p__pack_b(bp + (size_t)s * T5P__NR * kc, B, ldb, tb, pc, kc, jc + s * T5P__NR,
-                                t5p__min(T5P__NR, nc - s * T5P__NR));
-                T5P__PRAGMA("omp for schedule(dynamic, 1)")
-                for (int task = 0; task < mb * nsplit; task++) {
-                    const int ib = task / nsplit, js = task % nsplit;
-                    const int i0 = ib * mc, m = t5p__min(mc, M - i0);
-                    const int s0 = ns * js / nsplit, s1 = ns * (js + 1) / nsplit;
+            T5P__PRAGMA("omp for schedule(dynamic, 1)")
+            for (int task = 0; task < mb * nsplit; task++) {
+                const int ib = task / nsplit, js = task % nsplit;
+                const int i0 = ib * mc, m = t5p__min(mc, M - i0);
+                const int s0 = ns * js / nsplit, s1 = ns * (js + 1) / nsplit;
+                for (int pc = 0; pc < K; pc += T5P__KC) {
+                    const int kc = t5p__min(T5P__KC, K - pc), accum = acc || pc > 0;
                     t5p__pack_a(ap, A, lda, ta, i0, m, pc, kc);
-                    for (int s = s0; s < s1; s++)
+                    for (int s = s0; s < s1; s++) {
+                        const float *b = bp + ((size_t)s * np + pc / T5P__KC) * T5P__KC * T5P__NR;
                         for (int ir = 0; ir < m; ir += T5P__MR)
-                            t5p__gemm_micro(kc, ap + (size_t)ir * kc, bp + (size_t)s * T5P__NR * kc,
-                                            C + (size_t)(i0 + ir) * ldc + jc + s * T5P__NR, ldc,
-                                            t5p__min(T5P__MR, m - ir), t5p__min(T5P__NR, nc - s * T5P__NR), accum);
+                            t5p__gemm_micro(kc, ap + (size_t)ir * kc, b, C + (size_t)(i0 + ir) * ldc + jc + s * T5P__NR,
+                                            ldc, t5p__min(T5P__MR, m - ir), t5p__min(T5P__NR, ncur - s * T5P__NR),
+                                            accum);
+                    }
                 }
             }
         }
@@ -922,13 +941,13 @@ static void t5p__gemm(int ta, int tb, int M, int N, int K, const float *A, int l
 // --- layers
 
 T5PDEF void t5p_embedding_forward(float *out, const int *ids, const float *table, int N, int D) {
-    T5P__PRAGMA("omp parallel for schedule(static) if((size_t)N * D >= T5P__PAR_MIN)")
+    T5P__PRAGMA("omp parallel for schedule(static) if((size_t)N * D >= T5P_PAR_MIN)")
     for (int n = 0; n < N; n++) memcpy(out + (size_t)n * D, table + (size_t)ids[n] * D, (size_t)D * sizeof(float));
 }
 
 T5PDEF void t5p_embedding_backward(float *dtable, const float *dout, const int *ids, int N, int D) {
     // threads own column blocks, so a repeated id is never written by two threads
-    T5P__PRAGMA("omp parallel for schedule(static) if((size_t)N * D >= T5P__PAR_MIN)")
+    T5P__PRAGMA("omp parallel for schedule(static) if((size_t)N * D >= T5P_PAR_MIN)")
     for (int c0 = 0; c0 < D; c0 += 64) {
         int c1 = t5p__min(D, c0 + 64);
         for (int n = 0; n < N; n++) {
@@ -940,7 +959,7 @@ T5PDEF void t5p_embedding_backward(float *dtable, const float *dout, const int *
 }
 
 T5PDEF void t5p_rmsnorm_forward(float *out, float *rstd, const float *in, const float *g, int N, int D, float eps) {
-    T5P__PRAGMA("omp parallel for schedule(static) if((size_t)N * D >= T5P__PAR_MIN)")
+    T5P__PRAGMA("omp parallel for schedule(static) if((size_t)N * D >= T5P_PAR_MIN)")
     for (int n = 0; n < N; n++) {
         const float *x = in + (size_t)n * D;
         float *y = out + (size_t)n * D;
@@ -956,7 +975,7 @@ T5PDEF void t5p_rmsnorm_forward(float *out, float *rstd, const float *in, const 
 T5PDEF void t5p_rmsnorm_backward(float *din, float *dg, const float *dout, const float *in, const float *rstd,
                                  const float *g, int N, int D) {
     // y = g x r, r = (mean(x^2) + eps)^-1/2:  dx = r g dy - x r^3 / D * sum(g dy x),  dg = sum_n dy x r
-    T5P__PRAGMA("omp parallel for schedule(static) if((size_t)N * D >= T5P__PAR_MIN)")
+    T5P__PRAGMA("omp parallel for schedule(static) if((size_t)N * D >= T5P_PAR_MIN)")
     for (int n = 0; n < N; n++) {
         const float *x = in + (size_t)n * D, *dy = dout + (size_t)n * D;
         float *dx = din + (size_t)n * D;
@@ -967,7 +986,7 @@ T5PDEF void t5p_rmsnorm_backward(float *din, float *dg, const float *dout, const
         const float c = dot * r * r * r / (float)D;
         for (int i = 0; i < D; i++) dx[i] += r * g[i] * dy[i] - c * x[i];
     }
-    T5P__PRAGMA("omp parallel for schedule(static) if((size_t)N * D >= T5P__PAR_MIN)")
+    T5P__PRAGMA("omp parallel for schedule(static) if((size_t)N * D >= T5P_PAR_MIN)")
     for (int c0 = 0; c0 < D; c0 += 64) {
         int c1 = t5p__min(D, c0 + 64);
         for (int n = 0; n < N; n++) {
@@ -1008,7 +1027,7 @@ T5PDEF int t5p_relative_bucket(int rel, int bidirectional, int num_buckets, int 
 
 T5PDEF void t5p_position_bias_forward(float *bias, const float *table, int H, int Tq, int Tk, int bidirectional,
                                       int num_buckets, int max_distance) {
-    T5P__PRAGMA("omp parallel for schedule(static) if((size_t)H * Tq * Tk >= T5P__PAR_MIN)")
+    T5P__PRAGMA("omp parallel for schedule(static) if((size_t)H * Tq * Tk >= T5P_PAR_MIN)")
     for (int i = 0; i < Tq; i++)
         for (int j = 0; j < Tk; j++) {
             const float *row = table + (size_t)t5p_relative_bucket(j - i, bidirectional, num_buckets, max_distance) * H;
@@ -1018,7 +1037,7 @@ T5PDEF void t5p_position_bias_forward(float *bias, const float *table, int H, in
 
 T5PDEF void t5p_position_bias_backward(float *dtable, const float *dbias, int H, int Tq, int Tk, int bidirectional,
                                        int num_buckets, int max_distance) {
-    T5P__PRAGMA("omp parallel for schedule(static) if((size_t)H * Tq * Tk >= T5P__PAR_MIN)")
+    T5P__PRAGMA("omp parallel for schedule(static) if((size_t)H * Tq * Tk >= T5P_PAR_MIN)")
     for (int h = 0; h < H; h++)  // a thread owns a column of the table
         for (int i = 0; i < Tq; i++)
             for (int j = 0; j < Tk; j++)
@@ -1030,7 +1049,7 @@ T5PDEF void t5p_attention_forward(float *ctx, float *att, const float *q, const 
                                   const float *bias, const uint8_t *kmask, int causal, int B, int Tq, int Tk,
                                   int H, int Dk) {
     const int HK = H * Dk;
-    T5P__PRAGMA("omp parallel for schedule(dynamic, 1) if((size_t)B * H * Tq * Tk * Dk >= T5P__PAR_MIN)")
+    T5P__PRAGMA("omp parallel for schedule(dynamic, 1) if((size_t)B * H * Tq * Tk * Dk >= T5P_PAR_MIN)")
     for (int bh = 0; bh < B * H; bh++) {
         const int b = bh / H, h = bh % H;
         const float *qb = q + (size_t)b * Tq * HK + h * Dk, *kb = k + (size_t)b * Tk * HK + h * Dk;
@@ -1069,7 +1088,7 @@ T5PDEF void t5p_attention_backward(float *dq, float *dk, float *dv, float *dbias
                                    const float *q, const float *k, const float *v, int B, int Tq, int Tk, int H,
                                    int Dk) {
     const int HK = H * Dk;
-    T5P__PRAGMA("omp parallel if((size_t)B * H * Tq * Tk * Dk >= T5P__PAR_MIN)")
+    T5P__PRAGMA("omp parallel if((size_t)B * H * Tq * Tk * Dk >= T5P_PAR_MIN)")
     {
         float *dP = (float *)T5P_MALLOC((size_t)Tq * Tk * sizeof(float));
         T5P_ASSERT(dP);
@@ -1093,7 +1112,7 @@ T5PDEF void t5p_attention_backward(float *dq, float *dk, float *dv, float *dbias
         T5P_FREE(dP);
     }
     if (!dbias) return;
-    T5P__PRAGMA("omp parallel for schedule(static) if((size_t)B * H * Tq * Tk >= T5P__PAR_MIN)")
+    T5P__PRAGMA("omp parallel for schedule(static) if((size_t)B * H * Tq * Tk >= T5P_PAR_MIN)")
     for (int hi = 0; hi < H * Tq; hi++) {  // the bias is shared by the batch: sum its rows in batch order
         const int h = hi / Tq, i = hi % Tq;
         float *db = dbias + (size_t)hi * Tk;
@@ -1104,31 +1123,42 @@ T5PDEF void t5p_attention_backward(float *dq, float *dk, float *dv, float *dbias
     }
 }
 
-// GELU: exact erf form (the original) or the tanh form ("gelu_new", HF MT5).
+// GELU: exact erf form (the original) or the tanh form ("gelu_new", HF MT5). tanh(u) is taken as
+// 1 - 2/(exp(2u)+1): one expf instead of libm's slower tanhf; its absolute error (~1e-7) is what
+// matters here, as t only enters through 1 + t and 1 - t^2.
 #define T5P__SQRT_2_OVER_PI 0.7978845608028654f
-static inline float t5p__gelu(float x, int tanh_form) {
-    if (tanh_form) return 0.5f * x * (1.0f + tanhf(T5P__SQRT_2_OVER_PI * (x + 0.044715f * x * x * x)));
-    return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-}
-static inline float t5p__gelu_grad(float x, int tanh_form) {
-    if (tanh_form) {
-        float t = tanhf(T5P__SQRT_2_OVER_PI * (x + 0.044715f * x * x * x));
-        return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * T5P__SQRT_2_OVER_PI * (1.0f + 3.0f * 0.044715f * x * x);
-    }
-    return 0.5f * (1.0f + erff(x * 0.70710678118654752f)) + x * expf(-0.5f * x * x) * 0.3989422804014327f;
+static inline float t5p__tanh_inner(float x) {  // tanh(sqrt(2/pi) (x + 0.044715 x^3))
+    float u = T5P__SQRT_2_OVER_PI * (x + 0.044715f * x * x * x);
+    return 1.0f - 2.0f / (expf(2.0f * u) + 1.0f);
 }
 
 T5PDEF void t5p_gelu_gate_forward(float *g, const float *u0, const float *u1, size_t n, int tanh_form) {
-    T5P__PRAGMA("omp parallel for schedule(static) if(n >= T5P__PAR_MIN)")
-    for (size_t i = 0; i < n; i++) g[i] = t5p__gelu(u0[i], tanh_form) * u1[i];
+    T5P__PRAGMA("omp parallel for schedule(static) if(n >= T5P_PAR_MIN)")
+    for (size_t i = 0; i < n; i++) {
+        const float x = u0[i];
+        const float gelu = tanh_form ? 0.5f * x * (1.0f + t5p__tanh_inner(x))
+                                     : 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+        g[i] = gelu * u1[i];
+    }
 }
 
 T5PDEF void t5p_gelu_gate_backward(float *du0, float *du1, const float *dg, const float *u0, const float *u1,
                                    size_t n, int tanh_form) {
-    T5P__PRAGMA("omp parallel for schedule(static) if(n >= T5P__PAR_MIN)")
+    T5P__PRAGMA("omp parallel for schedule(static) if(n >= T5P_PAR_MIN)")
     for (size_t i = 0; i < n; i++) {
-        du0[i] = dg[i] * u1[i] * t5p__gelu_grad(u0[i], tanh_form);
-        du1[i] = dg[i] * t5p__gelu(u0[i], tanh_form);
+        const float x = u0[i];
+        float gelu, grad;
+        if (tanh_form) {
+            const float t = t5p__tanh_inner(x);
+            gelu = 0.5f * x * (1.0f + t);
+            grad = 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * T5P__SQRT_2_OVER_PI * (1.0f + 3.0f * 0.044715f * x * x);
+        } else {
+            const float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752f));
+            gelu = x * cdf;
+            grad = cdf + x * expf(-0.5f * x * x) * 0.3989422804014327f;  // Phi(x) + x phi(x)
+        }
+        du0[i] = dg[i] * u1[i] * grad;
+        du1[i] = dg[i] * gelu;
     }
 }
 
@@ -1139,7 +1169,7 @@ static void t5p__dropout(float *out, const float *in, size_t n, float p, uint64_
         if (scale == 1.0f) {
             if (out != in) memcpy(out, in, n * sizeof(float));
         } else {
-            T5P__PRAGMA("omp parallel for schedule(static) if(n >= T5P__PAR_MIN)")
+            T5P__PRAGMA("omp parallel for schedule(static) if(n >= T5P_PAR_MIN)")
             for (size_t i = 0; i < n; i++) out[i] = in[i] * scale;
         }
         return;
@@ -1148,7 +1178,7 @@ static void t5p__dropout(float *out, const float *in, size_t n, float p, uint64_
     const uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
     const uint32_t thr = (uint32_t)(p * 16777216.0f);
     const float s = scale / (1.0f - p);
-    T5P__PRAGMA("omp parallel for simd schedule(static) if(n >= T5P__PAR_MIN)")
+    T5P__PRAGMA("omp parallel for simd schedule(static) if(n >= T5P_PAR_MIN)")
     for (size_t i = 0; i < n; i++) {
         uint32_t h = t5p__hash32(t5p__hash32((uint32_t)i ^ k0) + k1) >> 8;
         out[i] = h >= thr ? in[i] * s : 0.0f;
@@ -1165,7 +1195,7 @@ T5PDEF void t5p_dropout_backward(float *din, const float *dout, size_t n, float 
 
 T5PDEF double t5p_xent_forward(float *lse, const float *logits, const int *labels, int N, int V, int *correct) {
     int nc = 0;
-    T5P__PRAGMA("omp parallel for schedule(static) reduction(+:nc) if((size_t)N * V >= T5P__PAR_MIN)")
+    T5P__PRAGMA("omp parallel for schedule(static) reduction(+:nc) if((size_t)N * V >= T5P_PAR_MIN)")
     for (int r = 0; r < N; r++) {
         if (labels[r] < 0) {
             lse[r] = 0.0f;
@@ -1190,7 +1220,7 @@ T5PDEF double t5p_xent_forward(float *lse, const float *logits, const int *label
 
 T5PDEF void t5p_xent_backward(float *dlogits, const float *logits, const float *lse, const int *labels, int N, int V,
                               float scale) {
-    T5P__PRAGMA("omp parallel for schedule(static) if((size_t)N * V >= T5P__PAR_MIN)")
+    T5P__PRAGMA("omp parallel for schedule(static) if((size_t)N * V >= T5P_PAR_MIN)")
     for (int r = 0; r < N; r++) {
         const float *x = logits + (size_t)r * V;
         float *d = dlogits + (size_t)r * V;
@@ -1213,7 +1243,7 @@ static uint64_t t5p__drop_key(const t5p_model *m, int site) {
 }
 
 static void t5p__add(float *y, const float *x, size_t n) {  // y += x
-    T5P__PRAGMA("omp parallel for simd schedule(static) if(n >= T5P__PAR_MIN)")
+    T5P__PRAGMA("omp parallel for simd schedule(static) if(n >= T5P_PAR_MIN)")
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
