@@ -108,6 +108,37 @@ T5PDEF int t5p_is_space(int32_t cp);  // Python str.isspace() / str.split() whit
 //   V vocab, D d_model, F d_ff, H heads, Dk d_kv, HK = H*Dk, NB buckets, Le/Ld encoder/decoder layers,
 //   B batch, S source length, T target length, Td = T-1 decoder positions.
 // Matrices are row-major; every Linear weight is stored [out, in] like torch.nn.Linear, so y = x W^T.
+//
+// The forward (t5p_model_forward), pre-norm blocks as in the original (ORIGINAL.md section 3):
+//   x = dropout(shared[src]); per encoder layer  x += dropout(SelfAttn(RMSNorm(x)))
+//                                                x += dropout(FFN(RMSNorm(x)))
+//   enc = dropout(RMSNorm(x))
+//   y = dropout(shared[tgt[:, :-1]]); per decoder layer  y += dropout(CausalSelfAttn(RMSNorm(y)))
+//                                                        y += dropout(CrossAttn(RMSNorm(y), enc))
+//                                                        y += dropout(FFN(RMSNorm(y)))
+//   out = dropout(RMSNorm(y)) [* D^-0.5, pegasus];  logits = out lm_head^T
+//   loss = mean cross-entropy of the labels tgt[:, 1:] that are not pad; accuracy the same way.
+// Attention is softmax(q k^T + bias + mask) v with no 1/sqrt(Dk) scaling. The encoder's position-bias
+// table (bidirectional buckets) and the decoder's (causal) are expanded once per forward and added in
+// every layer of their stack; pegasus adds the decoder table to cross-attention too, bucket of
+// max(i - j, 0). Encoder self- and cross-attention mask pad source keys; decoder self-attention masks
+// the future only (as transformers does without a decoder mask: pad positions carry no loss).
+// Dropout (cfg.dropout, training only) is where the original has it, in both flavours: after the
+// embeddings, every sublayer and the final norms. transformers also drops attention probabilities and
+// the gated FFN hidden; t5p does not. Dropout masks come from a counter-based hash of (seed, step,
+// site, index), so a training step is bitwise the same for any thread count, as is everything else.
+// Activations kept for the backward, in floats: about Le*Ne*(4D + 4HK + 3F + H*S) +
+// Ld*Nd*(6D + 6HK + 3F + H*(Td+S)) + 2*Ld*Ne*HK + Nd*V, plus backward scratch of max(Ne,Nd)*(3D+4HK+3F).
+//
+//   t5p_config c;
+//   t5p_config_preset(&c, "small");                 // then c.vocab_size = ..., c.flavor = T5P_HF_MT5, ...
+//   t5p_model *m = t5p_model_new(&c);
+//   t5p_params_init(&c, m->params, seed);            // or load tensors by name (t5p_param_tensors)
+//   t5p_model_zero_grad(m);
+//   t5p_model_forward(m, src, tgt, B, S, T, 1);      // m->loss, m->acc, m->ntokens
+//   t5p_model_backward(m);                           // m->grads += d loss / d params (same layout)
+//   ...optimizer step over m->params and m->grads...
+//   t5p_model_free(m);
 
 typedef enum {
     T5P_PEGASUS = 0,  // the original (bert4keras): erf GELU, cross-attention position bias, d_model**-0.5 logits
@@ -528,10 +559,14 @@ T5PDEF int t5p_is_space(int32_t cp) {
 // ----------------------------------------------------------------------------
 // 6. model
 
+// T5P__PRAGMA("omp ...") is an OpenMP pragma when OpenMP is on and nothing otherwise (no
+// unknown-pragma warnings without -fopenmp).
+#ifndef T5P__PRAGMA
 #ifdef _OPENMP
 #define T5P__PRAGMA(s) _Pragma(s)
 #else
 #define T5P__PRAGMA(s)
+#endif
 #endif
 #if defined(__GNUC__) && !defined(__clang__)
 #define T5P__UNROLL(s) _Pragma(s)
@@ -549,8 +584,8 @@ T5PDEF int t5p_is_space(int32_t cp) {
 #define T5P_GEMM_PAR_MIN 2097152.0  // multiply-adds of a matrix product (~0.1 ms)
 #endif
 
-static inline int t5p__min(int a, int b) { return a < b ? a : b; }
-static inline int t5p__ceil_div(int a, int b) { return (a + b - 1) / b; }
+static inline int t5p__imin(int a, int b) { return a < b ? a : b; }
+static inline int t5p__cdiv(int a, int b) { return (a + b - 1) / b; }
 
 // --- configuration
 
@@ -830,7 +865,7 @@ static void t5p__gemm_micro(int kc, const float *restrict a, const float *restri
 // op(A)[i0:i0+mc, p0:p0+kc] -> MR-row strips: ap[ir*kc + p*MR + i]
 static void t5p__pack_a(float *restrict ap, const float *A, int lda, int ta, int i0, int mc, int p0, int kc) {
     for (int ir = 0; ir < mc; ir += T5P__MR) {
-        int m = t5p__min(T5P__MR, mc - ir);
+        int m = t5p__imin(T5P__MR, mc - ir);
         float *dst = ap + (size_t)ir * kc;
         if (!ta) {
             for (int i = 0; i < m; i++) {
@@ -883,18 +918,18 @@ static void t5p__gemm(int ta, int tb, int M, int N, int K, const float *A, int l
 #ifdef _OPENMP
     if (!omp_in_parallel() && (double)M * N * K >= T5P_GEMM_PAR_MIN) nth = omp_get_max_threads();
 #endif
-    int mc = T5P__MC, mb = t5p__ceil_div(M, mc);
+    int mc = T5P__MC, mb = t5p__cdiv(M, mc);
     if (mb < nth) {  // short M: smaller blocks so every thread gets one
-        mc = t5p__ceil_div(t5p__ceil_div(M, nth), T5P__MR) * T5P__MR;
-        mb = t5p__ceil_div(M, mc);
+        mc = t5p__cdiv(t5p__cdiv(M, nth), T5P__MR) * T5P__MR;
+        mb = t5p__cdiv(M, mc);
     }
     // op(B) is packed a panel of whole columns (all of K) at a time, as wide as T5P__PANEL floats allow,
     // so the threads meet only twice per panel: after packing it and after using it.
-    const int np = t5p__ceil_div(K, T5P__KC);  // K blocks
+    const int np = t5p__cdiv(K, T5P__KC);  // K blocks
     int nc = (int)(T5P__PANEL / ((size_t)np * T5P__KC)) / T5P__NR * T5P__NR;
     nc = nc < T5P__NR ? T5P__NR : nc;
-    nc = t5p__min(nc, t5p__ceil_div(N, T5P__NR) * T5P__NR);
-    const int ns_max = nc / T5P__NR, kcap = t5p__min(K, T5P__KC);
+    nc = t5p__imin(nc, t5p__cdiv(N, T5P__NR) * T5P__NR);
+    const int ns_max = nc / T5P__NR, kcap = t5p__imin(K, T5P__KC);
     float *bp = (float *)T5P_MALLOC(((size_t)ns_max * np * T5P__KC * T5P__NR + (size_t)nth * kcap * mc) * sizeof(float));
     T5P_ASSERT(bp);
     float *ap_all = bp + (size_t)ns_max * np * T5P__KC * T5P__NR;
@@ -906,29 +941,29 @@ static void t5p__gemm(int ta, int tb, int M, int N, int K, const float *A, int l
 #endif
         float *ap = ap_all + (size_t)tid * kcap * mc;
         for (int jc = 0; jc < N; jc += nc) {
-            const int ncur = t5p__min(nc, N - jc), ns = t5p__ceil_div(ncur, T5P__NR);
+            const int ncur = t5p__imin(nc, N - jc), ns = t5p__cdiv(ncur, T5P__NR);
             // strip s, K block pc lives at bp + (s*np + pc/KC) * KC*NR
             T5P__PRAGMA("omp for schedule(static)")
             for (int sp = 0; sp < ns * np; sp++) {
                 const int s = sp / np, pc = (sp % np) * T5P__KC;
-                t5p__pack_b(bp + (size_t)sp * T5P__KC * T5P__NR, B, ldb, tb, pc, t5p__min(T5P__KC, K - pc),
-                            jc + s * T5P__NR, t5p__min(T5P__NR, ncur - s * T5P__NR));
+                t5p__pack_b(bp + (size_t)sp * T5P__KC * T5P__NR, B, ldb, tb, pc, t5p__imin(T5P__KC, K - pc),
+                            jc + s * T5P__NR, t5p__imin(T5P__NR, ncur - s * T5P__NR));
             }
             // tasks: an M block times a range of strips (more than one range only when M is short)
-            const int nsplit = mb >= nth ? 1 : t5p__min(ns, t5p__ceil_div(nth, mb));
+            const int nsplit = mb >= nth ? 1 : t5p__imin(ns, t5p__cdiv(nth, mb));
             T5P__PRAGMA("omp for schedule(dynamic, 1)")
             for (int task = 0; task < mb * nsplit; task++) {
                 const int ib = task / nsplit, js = task % nsplit;
-                const int i0 = ib * mc, m = t5p__min(mc, M - i0);
+                const int i0 = ib * mc, m = t5p__imin(mc, M - i0);
                 const int s0 = ns * js / nsplit, s1 = ns * (js + 1) / nsplit;
                 for (int pc = 0; pc < K; pc += T5P__KC) {
-                    const int kc = t5p__min(T5P__KC, K - pc), accum = acc || pc > 0;
+                    const int kc = t5p__imin(T5P__KC, K - pc), accum = acc || pc > 0;
                     t5p__pack_a(ap, A, lda, ta, i0, m, pc, kc);
                     for (int s = s0; s < s1; s++) {
                         const float *b = bp + ((size_t)s * np + pc / T5P__KC) * T5P__KC * T5P__NR;
                         for (int ir = 0; ir < m; ir += T5P__MR)
                             t5p__gemm_micro(kc, ap + (size_t)ir * kc, b, C + (size_t)(i0 + ir) * ldc + jc + s * T5P__NR,
-                                            ldc, t5p__min(T5P__MR, m - ir), t5p__min(T5P__NR, ncur - s * T5P__NR),
+                                            ldc, t5p__imin(T5P__MR, m - ir), t5p__imin(T5P__NR, ncur - s * T5P__NR),
                                             accum);
                     }
                 }
@@ -949,7 +984,7 @@ T5PDEF void t5p_embedding_backward(float *dtable, const float *dout, const int *
     // threads own column blocks, so a repeated id is never written by two threads
     T5P__PRAGMA("omp parallel for schedule(static) if((size_t)N * D >= T5P_PAR_MIN)")
     for (int c0 = 0; c0 < D; c0 += 64) {
-        int c1 = t5p__min(D, c0 + 64);
+        int c1 = t5p__imin(D, c0 + 64);
         for (int n = 0; n < N; n++) {
             float *dst = dtable + (size_t)ids[n] * D;
             const float *src = dout + (size_t)n * D;
@@ -988,7 +1023,7 @@ T5PDEF void t5p_rmsnorm_backward(float *din, float *dg, const float *dout, const
     }
     T5P__PRAGMA("omp parallel for schedule(static) if((size_t)N * D >= T5P_PAR_MIN)")
     for (int c0 = 0; c0 < D; c0 += 64) {
-        int c1 = t5p__min(D, c0 + 64);
+        int c1 = t5p__imin(D, c0 + 64);
         for (int n = 0; n < N; n++) {
             const float *x = in + (size_t)n * D, *dy = dout + (size_t)n * D;
             const float r = rstd[n];
@@ -1060,7 +1095,7 @@ T5PDEF void t5p_attention_forward(float *ctx, float *att, const float *q, const 
         for (int i = 0; i < Tq; i++) {
             float *row = P + (size_t)i * Tk;
             const float *brow = bias ? bias + ((size_t)h * Tq + i) * Tk : NULL;
-            const int jend = causal ? t5p__min(i + 1, Tk) : Tk;
+            const int jend = causal ? t5p__imin(i + 1, Tk) : Tk;
             float mx = -INFINITY;
             for (int j = 0; j < jend; j++) {
                 if (km && !km[j]) continue;
