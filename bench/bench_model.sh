@@ -16,6 +16,10 @@ if ! $PY -c "import torch, transformers" 2>/dev/null; then
 fi
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, float32;" \
      "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (a busy machine slows 2 threads most)"
+if [ $peer = 1 ]; then  # the peer's matrix products are only as fast as the BLAS torch was built with
+    echo "pytorch: $($PY -c "import re, torch; print(torch.__version__, re.search(r'BLAS_INFO=[^,]*', torch.__config__.show()).group(0))")" \
+         "(Debian's torch uses the system libblas: reference BLAS unless OpenBLAS/BLIS is installed)"
+fi
 # config B S T  C-steps  torch-steps
 runs=("tiny 8 64 32 12 6" "small 2 64 16 5 3")
 for spec in "${runs[@]}"; do
