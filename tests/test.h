@@ -12,8 +12,8 @@
 
 static int t5pt_failed;
 
-static void t5pt_pass(const char *name) { printf("PASS %s\n", name); fflush(stdout); }
-static void t5pt_fail(const char *name, const char *fmt, ...) {
+static inline void t5pt_pass(const char *name) { printf("PASS %s\n", name); fflush(stdout); }
+static inline void t5pt_fail(const char *name, const char *fmt, ...) {
     va_list ap;
     printf("FAIL %s: ", name);
     va_start(ap, fmt);
@@ -23,16 +23,16 @@ static void t5pt_fail(const char *name, const char *fmt, ...) {
     fflush(stdout);
     t5pt_failed++;
 }
-static void t5pt_skip(const char *name, const char *why) { printf("SKIP %s: %s\n", name, why); fflush(stdout); }
-static int t5pt_exit(void) { return t5pt_failed ? 1 : 0; }
+static inline void t5pt_skip(const char *name, const char *why) { printf("SKIP %s: %s\n", name, why); fflush(stdout); }
+static inline int t5pt_exit(void) { return t5pt_failed ? 1 : 0; }
 
 // Repository root (build.sh exports T5P_ROOT; tests run from build/tests otherwise).
-static const char *t5pt_root(void) {
+static inline const char *t5pt_root(void) {
     const char *r = getenv("T5P_ROOT");
     return r ? r : "../..";
 }
 // Path under the repository root.
-static const char *t5pt_path(const char *rel) {
+static inline const char *t5pt_path(const char *rel) {
     static char buf[8][4096];
     static int k;
     char *b = buf[k++ & 7];
@@ -40,7 +40,7 @@ static const char *t5pt_path(const char *rel) {
     return b;
 }
 // Path of a file in ../shared/data, or NULL when it is absent (the caller reports a skip).
-static const char *t5pt_shared(const char *rel) {
+static inline const char *t5pt_shared(const char *rel) {
     const char *b = t5pt_path("../shared/data/");
     static char buf[8][4096];
     static int k;

@@ -152,7 +152,7 @@ static void test_shared(const peers *p) {
     t5p_tokens t = {0};
     t5p_cut c = {0};
     for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
-        char name[160], path[256];
+        char name[400], path[256];
         snprintf(path, sizeof path, "tests/golden/shared_%s.txt", modes[m]);
         size_t glen;
         char *g = t5p_read_file(t5pt_path(path), &glen);
@@ -160,7 +160,7 @@ static void test_shared(const peers *p) {
         if (!g) { t5pt_fail(name, "cannot read %s", path); continue; }
         long total = 0, same = 0;
         int changed = 0;
-        char first[256] = "";
+        char first[300] = "";
         char *gp = g;
         char *body = strstr(g, "\n# lines ");
         body = body ? strchr(body + 1, '\n') + 1 : g + glen;
