@@ -5742,45 +5742,62 @@ static inline float t5p__lanes_sum(float *acc) {
     return acc[0];
 }
 
+// y[r*ldy] for rows x + r*I, r < NR, against one W row: the 16-lane sums. With GCC or clang the lanes are
+// a vector (registers); otherwise a float array. Both do the same float operations per lane.
+#if defined(__GNUC__)
+typedef float t5p__v16 __attribute__((vector_size(4 * T5P__LANES)));
+#define T5P__ROWS_KERNEL(NR)                                                                          \
+    static inline void t5p__rows_kernel##NR(float *y, size_t ldy, const float *x, const float *wo, int I) { \
+        const int I16 = I / T5P__LANES * T5P__LANES;                                                  \
+        t5p__v16 a[NR];                                                                               \
+        for (int r = 0; r < NR; r++) a[r] = (t5p__v16){0};                                            \
+        for (int i = 0; i < I16; i += T5P__LANES) {                                                   \
+            t5p__v16 wv, xv;                                                                          \
+            memcpy(&wv, wo + i, sizeof wv);                                                           \
+            for (int r = 0; r < NR; r++) {                                                            \
+                memcpy(&xv, x + (size_t)r * I + i, sizeof xv);                                        \
+                a[r] += xv * wv;                                                                      \
+            }                                                                                         \
+        }                                                                                             \
+        for (int r = 0; r < NR; r++) {                                                                \
+            float acc[T5P__LANES];                                                                    \
+            memcpy(acc, &a[r], sizeof acc);                                                           \
+            for (int l = 0; I16 + l < I; l++) acc[l] += x[(size_t)r * I + I16 + l] * wo[I16 + l];     \
+            y[r * ldy] = t5p__lanes_sum(acc);                                                         \
+        }                                                                                             \
+    }
+#else
+#define T5P__ROWS_KERNEL(NR)                                                                          \
+    static inline void t5p__rows_kernel##NR(float *y, size_t ldy, const float *x, const float *wo, int I) { \
+        const int I16 = I / T5P__LANES * T5P__LANES;                                                  \
+        float a[NR][T5P__LANES] = {{0}};                                                              \
+        for (int i = 0; i < I16; i += T5P__LANES)                                                     \
+            for (int r = 0; r < NR; r++)                                                              \
+                for (int l = 0; l < T5P__LANES; l++) a[r][l] += x[(size_t)r * I + i + l] * wo[i + l]; \
+        for (int r = 0; r < NR; r++) {                                                                \
+            for (int l = 0; I16 + l < I; l++) a[r][l] += x[(size_t)r * I + I16 + l] * wo[I16 + l];    \
+            y[r * ldy] = t5p__lanes_sum(a[r]);                                                        \
+        }                                                                                             \
+    }
+#endif
+T5P__ROWS_KERNEL(1)
+T5P__ROWS_KERNEL(2)
+T5P__ROWS_KERNEL(3)
+T5P__ROWS_KERNEL(4)
+#undef T5P__ROWS_KERNEL
+
 static void t5p__rows_linear(float *restrict y, const float *restrict x, const float *restrict w, int N, int I,
                              int O) {
-    const int I16 = I / T5P__LANES * T5P__LANES;
     T5P__OMP(parallel for schedule(static) if((double)O * I >= T5P_ROWS_PAR_MIN))
     for (int o = 0; o < O; o++) {
         const float *wo = w + (size_t)o * I;
         int n = 0;
-        for (; n + 4 <= N; n += 4) {  // four rows per pass over the W row
-            const float *x0 = x + (size_t)n * I, *x1 = x0 + I, *x2 = x1 + I, *x3 = x2 + I;
-            float a0[T5P__LANES] = {0}, a1[T5P__LANES] = {0}, a2[T5P__LANES] = {0}, a3[T5P__LANES] = {0};
-            for (int i = 0; i < I16; i += T5P__LANES) {
-                T5P__OMP(simd)
-                for (int l = 0; l < T5P__LANES; l++) {
-                    const float wv = wo[i + l];
-                    a0[l] += x0[i + l] * wv;
-                    a1[l] += x1[i + l] * wv;
-                    a2[l] += x2[i + l] * wv;
-                    a3[l] += x3[i + l] * wv;
-                }
-            }
-            for (int l = 0; I16 + l < I; l++) {
-                const float wv = wo[I16 + l];
-                a0[l] += x0[I16 + l] * wv, a1[l] += x1[I16 + l] * wv;
-                a2[l] += x2[I16 + l] * wv, a3[l] += x3[I16 + l] * wv;
-            }
-            y[(size_t)n * O + o] = t5p__lanes_sum(a0);
-            y[(size_t)(n + 1) * O + o] = t5p__lanes_sum(a1);
-            y[(size_t)(n + 2) * O + o] = t5p__lanes_sum(a2);
-            y[(size_t)(n + 3) * O + o] = t5p__lanes_sum(a3);
-        }
-        for (; n < N; n++) {  // the same sums, one row at a time
-            const float *x0 = x + (size_t)n * I;
-            float a0[T5P__LANES] = {0};
-            for (int i = 0; i < I16; i += T5P__LANES) {
-                T5P__OMP(simd)
-                for (int l = 0; l < T5P__LANES; l++) a0[l] += x0[i + l] * wo[i + l];
-            }
-            for (int l = 0; I16 + l < I; l++) a0[l] += x0[I16 + l] * wo[I16 + l];
-            y[(size_t)n * O + o] = t5p__lanes_sum(a0);
+        for (; n + 4 <= N; n += 4) t5p__rows_kernel4(y + (size_t)n * O + o, (size_t)O, x + (size_t)n * I, wo, I);
+        switch (N - n) {
+            case 3: t5p__rows_kernel3(y + (size_t)n * O + o, (size_t)O, x + (size_t)n * I, wo, I); break;
+            case 2: t5p__rows_kernel2(y + (size_t)n * O + o, (size_t)O, x + (size_t)n * I, wo, I); break;
+            case 1: t5p__rows_kernel1(y + (size_t)n * O + o, (size_t)O, x + (size_t)n * I, wo, I); break;
+            default: break;
         }
     }
 }
