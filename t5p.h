@@ -5786,19 +5786,33 @@ T5P__ROWS_KERNEL(3)
 T5P__ROWS_KERNEL(4)
 #undef T5P__ROWS_KERNEL
 
+// Output column o of y (N,O) = x W^T.
+static inline void t5p__rows_column(float *y, const float *x, const float *w, int N, int I, int O, int o) {
+    const float *wo = w + (size_t)o * I;
+    int n = 0;
+    for (; n + 4 <= N; n += 4) t5p__rows_kernel4(y + (size_t)n * O + o, (size_t)O, x + (size_t)n * I, wo, I);
+    switch (N - n) {
+        case 3: t5p__rows_kernel3(y + (size_t)n * O + o, (size_t)O, x + (size_t)n * I, wo, I); break;
+        case 2: t5p__rows_kernel2(y + (size_t)n * O + o, (size_t)O, x + (size_t)n * I, wo, I); break;
+        case 1: t5p__rows_kernel1(y + (size_t)n * O + o, (size_t)O, x + (size_t)n * I, wo, I); break;
+        default: break;
+    }
+}
+
 static void t5p__rows_linear(float *restrict y, const float *restrict x, const float *restrict w, int N, int I,
                              int O) {
-    T5P__OMP(parallel for schedule(static) if((double)O * I >= T5P_ROWS_PAR_MIN))
-    for (int o = 0; o < O; o++) {
-        const float *wo = w + (size_t)o * I;
-        int n = 0;
-        for (; n + 4 <= N; n += 4) t5p__rows_kernel4(y + (size_t)n * O + o, (size_t)O, x + (size_t)n * I, wo, I);
-        switch (N - n) {
-            case 3: t5p__rows_kernel3(y + (size_t)n * O + o, (size_t)O, x + (size_t)n * I, wo, I); break;
-            case 2: t5p__rows_kernel2(y + (size_t)n * O + o, (size_t)O, x + (size_t)n * I, wo, I); break;
-            case 1: t5p__rows_kernel1(y + (size_t)n * O + o, (size_t)O, x + (size_t)n * I, wo, I); break;
-            default: break;
-        }
+    T5P__OMP(parallel for schedule(dynamic, 32) if((double)O * I >= T5P_ROWS_PAR_MIN))
+    for (int o = 0; o < O; o++) t5p__rows_column(y, x, w, N, I, O, o);
+}
+
+// Two or three products of the same x (q, k, v; wi_0, wi_1) in one parallel loop: one barrier, not three.
+static void t5p__rows_linear3(float *y0, const float *w0, float *y1, const float *w1, float *y2, const float *w2,
+                              const float *x, int N, int I, int O) {
+    const int np = y2 ? 3 : 2;
+    T5P__OMP(parallel for schedule(dynamic, 32) if((double)np * O * I >= T5P_ROWS_PAR_MIN))
+    for (int oo = 0; oo < np * O; oo++) {
+        const int k = oo / O, o = oo % O;
+        t5p__rows_column(k == 0 ? y0 : k == 1 ? y1 : y2, x, k == 0 ? w0 : k == 1 ? w1 : w2, N, I, O, o);
     }
 }
 
@@ -6077,10 +6091,8 @@ static void t5p__gen_step_cached(t5p__gen *g, int t) {
         float *kc = g->sk + (lslot + t) * g->Rmax * HK, *vc = g->sv + (lslot + t) * g->Rmax * HK;
         // self-attention over the cache
         t5p_rmsnorm_forward(g->h, g->rstd, x, w->dec_ln0 + (size_t)l * D, R, D, g->eps);
-        t5p__rows_linear(g->q, g->h, w->dec_q + lq, R, D, HK);
-        t5p__rows_linear(kc, g->h, w->dec_k + lq, R, D, HK);
-        t5p__rows_linear(vc, g->h, w->dec_v + lq, R, D, HK);
-        T5P__OMP(parallel for schedule(static) if((size_t)R * H * Tk * Dk >= 2 * T5P_PAR_MIN))
+        t5p__rows_linear3(g->q, w->dec_q + lq, kc, w->dec_k + lq, vc, w->dec_v + lq, g->h, R, D, HK);
+        T5P__OMP(parallel for schedule(dynamic, 1) if((size_t)R * H * Tk * Dk >= 2 * T5P_PAR_MIN))
         for (int rh = 0; rh < R * H; rh++) {
             const int r = rh / H, hh = rh % H;
             const int *hist = g->hist + (size_t)r * L;
@@ -6097,7 +6109,7 @@ static void t5p__gen_step_cached(t5p__gen *g, int t) {
         // cross-attention to the source's cached keys and values
         t5p_rmsnorm_forward(g->h, g->rstd, x1, w->dec_ln1 + (size_t)l * D, R, D, g->eps);
         t5p__rows_linear(g->q, g->h, w->dec_cq + lq, R, D, HK);
-        T5P__OMP(parallel for schedule(static) if((size_t)R * H * g->Smax * Dk >= 2 * T5P_PAR_MIN))
+        T5P__OMP(parallel for schedule(dynamic, 1) if((size_t)R * H * g->Smax * Dk >= 2 * T5P_PAR_MIN))
         for (int rh = 0; rh < R * H; rh++) {
             const int r = rh / H, hh = rh % H, b = g->row_b[r], S = g->src_len[b];
             const size_t at = (g->soff[b] * g->Ld + (size_t)l * S) * HK;
@@ -6123,8 +6135,7 @@ static void t5p__gen_step_cached(t5p__gen *g, int t) {
         t5p__add(x2, x1, RD);
         // feed-forward
         t5p_rmsnorm_forward(g->h, g->rstd, x2, w->dec_ln2 + (size_t)l * D, R, D, g->eps);
-        t5p__rows_linear(g->u0, g->h, w->dec_wi0 + lf, R, D, F);
-        t5p__rows_linear(g->u1, g->h, w->dec_wi1 + lf, R, D, F);
+        t5p__rows_linear3(g->u0, w->dec_wi0 + lf, g->u1, w->dec_wi1 + lf, NULL, NULL, g->h, R, D, F);
         t5p_gelu_gate_forward(g->gg, g->u0, g->u1, (size_t)R * F, g->tanh_form);
         t5p__rows_linear(x, g->gg, w->dec_wo + lf, R, F, D);
         t5p__add(x, x2, RD);
