@@ -351,6 +351,80 @@ static void test_sample(t5p_model *m) {
     out_free(&og), out_free(&a), out_free(&b), out_free(&c), out_free(&one);
 }
 
+// --- long sources and wide heads: the attention's blocks of T5P__KC (256) keys and head dimensions
+
+static void test_blocks(void) {
+    int bad = 0, total = 0;
+#ifdef _OPENMP
+    const int nth = omp_get_max_threads();
+    omp_set_num_threads(1);  // many small parallel regions: slow on a busy machine; threads are tested above
+#endif
+    for (int f = 0; f < 2; f++) {
+        t5p_config c;
+        t5p_config_preset(&c, "tiny");
+        c.vocab_size = 64, c.d_model = 32, c.d_ff = 40, c.num_heads = 2, c.d_kv = 264, c.flavor = f;  // d_kv > 256
+        t5p_model *m = t5p_model_new(&c);
+        t5p_params_init(&c, m->params, 11);
+        enum { N = 4 };
+        int lens[N] = {300, 257, 256, 40}, *src[N];
+        uint64_t r = 99;
+        for (int i = 0; i < N; i++) {
+            src[i] = (int *)malloc(sizeof(int) * lens[i]);
+            for (int j = 0; j < lens[i]; j++) r = r * 6364136223846793005ull + 1, src[i][j] = 1 + (int)((r >> 33) % 63);
+            if (i == 1) src[i][100] = 0;  // a masked pad id inside
+        }
+        const int modes[3] = {T5P_GEN_GREEDY, T5P_GEN_BEAM_ORIGINAL, T5P_GEN_BEAM_HF};
+        for (int k = 0; k < 3; k++) {
+            t5p_gen_config g;
+            t5p_gen_config_init(&g);
+            g.mode = modes[k], g.beam = k ? 3 : 1, g.max_len = 9, g.start_id = 1, g.end_id = 2;
+            int oa[N * 9], ob[N * 9], la[N], lb[N];
+            double sa[N], sb[N];
+            t5p_generate_batch(m, (const int *const *)src, lens, N, &g, oa, 9, la, sa);
+            g.use_cache = 0;
+            t5p_generate_batch(m, (const int *const *)src, lens, N, &g, ob, 9, lb, sb);
+            for (int i = 0; i < N; i++, total++)
+                if (la[i] != lb[i] || memcmp(oa + 9 * i, ob + 9 * i, sizeof(int) * la[i]) || sa[i] != sb[i]) {
+                    if (bad++ < 3) printf("  %s %s source %d: cached and uncached differ\n", t5p_flavor_name(f),
+                                          t5p_gen_mode_name(modes[k]), i);
+                }
+        }
+        for (int i = 0; i < N; i++) free(src[i]);
+        t5p_model_free(m);
+    }
+#ifdef _OPENMP
+    omp_set_num_threads(nth);
+#endif
+    printf("  sources of 256..300 ids, d_kv 264: cached = uncached (ids and scores bitwise) %d/%d\n", total - bad, total);
+    if (bad) t5pt_fail("long sources, wide heads", "%d of %d differ", bad, total);
+    else t5pt_pass("long sources, wide heads");
+}
+
+// --- one thread against all: bitwise the same scores
+
+static void test_threads(t5p_model *m) {
+#ifdef _OPENMP
+    outputs a = out_new(), b = out_new();
+    t5p_gen_config g = gen_config(T5P_GEN_BEAM_ORIGINAL, 3, 1, 0);
+    const int nth = omp_get_max_threads();
+    omp_set_num_threads(nth > 1 ? nth : 2);
+    run_batch(m, &g, &a);
+    omp_set_num_threads(1);
+    run_batch(m, &g, &b);
+    omp_set_num_threads(nth);
+    int ids = count_diff(&a, &b, "threads"), sc = 0;
+    for (int i = 0; i < NSRC; i++) sc += a.scores[i] != b.scores[i];
+    printf("  threads: %d/%d same ids, %d/%d bitwise same scores with %d threads and with 1\n", NSRC - ids, NSRC,
+           NSRC - sc, NSRC, nth > 1 ? nth : 2);
+    if (ids || sc) t5pt_fail("thread count", "%d ids, %d scores differ", ids, sc);
+    else t5pt_pass("thread count");
+    out_free(&a), out_free(&b);
+#else
+    (void)m;
+    t5pt_skip("thread count", "built without OpenMP");
+#endif
+}
+
 // --- arguments, truncation
 
 static void test_args(t5p_model *m) {
@@ -436,6 +510,8 @@ int main(void) {
     test_beam1(models);
     test_against_forward(models);
     test_sample(models[1]);
+    test_threads(models[0]);
+    test_blocks();
     test_args(models[0]);
     t5p_model_free(models[0]);
     t5p_model_free(models[1]);
