@@ -5888,7 +5888,7 @@ typedef struct {     // a candidate (beam, token) of a step
     float logit;
     long flat;       // beam * V + token, beam counted within its source
     int row, token;
-} t5p__cand;
+} t5p__gen_cand;
 
 typedef struct {
     const t5p_model *m;
@@ -5917,7 +5917,7 @@ typedef struct {
     t5p__hyp *hyps;               // (n, beam + 1) beam_hf hypotheses
     int *nhyp;                    // (n)
     double *worst;                // (n)
-    t5p__cand *cands;             // (beam * K) candidates of one source
+    t5p__gen_cand *cands;             // (beam * K) candidates of one source
     // outputs
     int *out, max_out, *out_lens;
     double *out_scores;
@@ -5987,7 +5987,7 @@ static size_t t5p__gen_layout(t5p__gen *g, char *base) {
         for (size_t i = 0; i < n * (B + 1); i++) T5P__TAKE(g->hyps[i].toks, int, L);
     else
         off += n * (B + 1) * ((L * sizeof(int) + 63) / 64 * 64);
-    T5P__TAKE(g->cands, t5p__cand, B * K);
+    T5P__TAKE(g->cands, t5p__gen_cand, B * K);
     T5P__TAKE(g->x, float, NE * D);
     T5P__TAKE(g->x1, float, NE * D);
     T5P__TAKE(g->x2, float, NE * D);
@@ -6195,7 +6195,7 @@ static void t5p__gen_step_full(t5p__gen *g, int t) {
 // --- search
 
 // Candidate order: higher score, then higher logit, then lower flat index.
-static inline int t5p__cand_before(const t5p__cand *a, const t5p__cand *b) {
+static inline int t5p__gen_cand_before(const t5p__gen_cand *a, const t5p__gen_cand *b) {
     if (a->score != b->score) return a->score > b->score;
     if (a->logit != b->logit) return a->logit > b->logit;
     return a->flat < b->flat;
@@ -6388,20 +6388,20 @@ static int t5p__gen_select(t5p__gen *g, int t, t5p__gen_next *next, int *ord, fl
         int nc = 0;
         for (int r = r0; r < r1; r++)
             for (int i = 0; i < K && i < want; i++) {
-                t5p__cand c;
+                t5p__gen_cand c;
                 c.row = r, c.token = g->top[(size_t)r * K + i];
                 c.logit = g->logits[(size_t)r * V + c.token];
                 c.flat = (long)(r - r0) * V + c.token;
                 c.score = orig ? g->row_score[r] + (double)t5p__gen_logp_original(g, r, c.token)
                                : (double)((float)g->row_score[r] + t5p__gen_logsoftmax(g, r, c.token));
-                if (nc == want && !t5p__cand_before(&c, &g->cands[want - 1])) continue;  // full, not better
+                if (nc == want && !t5p__gen_cand_before(&c, &g->cands[want - 1])) continue;  // full, not better
                 int j = nc < want ? nc++ : want - 1;  // insertion, keeping the best `want` in order
-                while (j > 0 && t5p__cand_before(&c, &g->cands[j - 1])) g->cands[j] = g->cands[j - 1], j--;
+                while (j > 0 && t5p__gen_cand_before(&c, &g->cands[j - 1])) g->cands[j] = g->cands[j - 1], j--;
                 g->cands[j] = c;
             }
         if (orig) {
             // bert4keras: the best (the first) ended -> it is the output; else drop the ended ones
-            const t5p__cand *best = &g->cands[0];
+            const t5p__gen_cand *best = &g->cands[0];
             if (best->token == gc->end_id) {
                 t5p__gen_emit(g, b, g->seq + (size_t)best->row * L, t, best->token, best->score);
                 continue;
@@ -6412,7 +6412,7 @@ static int t5p__gen_select(t5p__gen *g, int t, t5p__gen_next *next, int *ord, fl
             }
             int kept = 0;
             for (int i = 0; i < want; i++) {
-                const t5p__cand *c = &g->cands[i];
+                const t5p__gen_cand *c = &g->cands[i];
                 if (c->token == gc->end_id) continue;
                 next[nn++] = (t5p__gen_next){b, c->row, c->token, c->score};
                 kept++;
@@ -6424,7 +6424,7 @@ static int t5p__gen_select(t5p__gen *g, int t, t5p__gen_next *next, int *ord, fl
         const int KB = gc->beam;
         int added = 0, nfirst = nn;
         for (int rank = 0; rank < want && added < KB; rank++) {
-            const t5p__cand *c = &g->cands[rank];
+            const t5p__gen_cand *c = &g->cands[rank];
             if (c->token == gc->end_id) {
                 if (rank >= KB) continue;
                 t5p__gen_hyp_add(g, b, g->seq + (size_t)c->row * L, t, 1, c->score, t + 1);
