@@ -634,6 +634,8 @@ struct t5p_model {
     size_t acts_cap; // in bytes
     t5p_acts a;
     t5p_acts_grad da;
+    char *vocab;     // vocab.txt bytes saved with the model (NULL: none; t5p_model_set_vocab / _load)
+    size_t vocab_len;
 };
 T5PDEF t5p_model *t5p_model_new(const t5p_config *c);
 T5PDEF void t5p_model_free(t5p_model *m);
@@ -646,6 +648,42 @@ T5PDEF int t5p_model_forward(t5p_model *m, const int *src, const int *tgt, int B
 T5PDEF int t5p_model_backward(t5p_model *m);
 // The logits (B, T-1, V) of the last forward (valid until the next backward or forward).
 T5PDEF const float *t5p_model_logits(const t5p_model *m);
+
+// --- model directories, Hugging Face style
+//
+//   DIR/config.json        MT5 keys (d_model, d_ff, num_heads, d_kv, num_layers, num_decoder_layers, vocab_size,
+//                          relative_attention_num_buckets/_max_distance, dropout_rate, layer_norm_epsilon,
+//                          feed_forward_proj "gated-gelu", tie_word_embeddings false, model_type "mt5", ...) plus
+//                          "t5p_flavor" ("pegasus" or "hf-mt5"; a config without it is Hugging Face's: hf-mt5)
+//   DIR/model.safetensors  float32 tensors under Hugging Face names (t5p_param_tensors), metadata {"format":"pt"}
+//   DIR/vocab.txt          the vocabulary the model was trained with (when the model has one)
+// A t5p directory loads in transformers (MT5ForConditionalGeneration.from_pretrained(DIR); the hf-mt5 flavour
+// computes the same logits there) and a transformers MT5 directory with model.safetensors loads here.
+//
+// Loading accepts F32, F16, BF16 and F64 tensors (converted to float32) and Hugging Face's duplicates
+// encoder.embed_tokens.weight / decoder.embed_tokens.weight when they equal shared.weight. It refuses, naming
+// the file and tensor: a missing or unexpected tensor, a wrong shape or dtype, a truncated or corrupt file,
+// a config t5p cannot compute (feed_forward_proj other than gated-gelu, tied embeddings, erf GELU without
+// t5p_flavor), and a vocab.txt whose size differs from vocab_size. A directory without config.json but with a
+// file "latest" (a training output directory) loads the checkpoint that file names.
+//
+// Saving: into a directory that does not exist yet, everything is written into DIR.tmp.PID and that directory
+// is renamed to DIR (all or nothing). Into an existing directory, each file is replaced atomically on its own
+// (model.safetensors, vocab.txt, then config.json; other files in DIR are left alone).
+
+// Reads config.json (Hugging Face MT5/T5 keys, defaults as transformers' MT5Config for absent ones).
+T5PDEF int t5p_config_load(t5p_config *c, const char *path);
+// Writes config.json atomically. decoder_start_id / eos_id: the ids to record (T5 PEGASUS: [CLS], [SEP]).
+T5PDEF int t5p_config_save(const t5p_config *c, const char *path, int decoder_start_id, int eos_id);
+// Sets the vocabulary saved with the model: reads path, which must hold exactly cfg.vocab_size tokens.
+T5PDEF int t5p_model_set_vocab(t5p_model *m, const char *path);
+// Loads config.json + model.safetensors (+ vocab.txt) from dir. NULL on failure (t5p_last_error()).
+T5PDEF t5p_model *t5p_model_load(const char *dir);
+// Loads weights from a safetensors file into an existing model whose config they must fit (all or nothing:
+// on error the model is unchanged).
+T5PDEF int t5p_model_load_weights(t5p_model *m, const char *path);
+// Saves config.json, model.safetensors and (when set) vocab.txt into dir (see above). 0 or an error.
+T5PDEF int t5p_model_save(const t5p_model *m, const char *dir);
 
 // ----------------------------------------------------------------------------
 // 7. optim: declarations
@@ -734,6 +772,115 @@ T5PDEF int t5p_optim_save(const t5p_optim *o, const char *path);
 T5PDEF int t5p_optim_load(t5p_optim *o, const char *path);
 
 // ----------------------------------------------------------------------------
+// 8. data: declarations
+//
+// Training pairs (source, target) as token ids: read from text and tokenized, or memory-mapped from
+// pretokenized shards; then cut into padded batches in a seeded order.
+//
+// Text inputs, one pair per line (blank lines skipped; UTF-8):
+//   T5P_PAIRS_JSONL  {"source": "...", "target": "..."}: what `t5p pseudo` writes (other keys ignored)
+//   T5P_PAIRS_TSV    target<TAB>source after stripping the line (Python str.strip()): CSL `title<TAB>abstract`
+//                    (what finetune.py reads with `title, content = l.strip().split('\t')`) and LCSTS
+//                    `summary<TAB>text`; exactly two fields
+// Each text is encoded as the original did: tokenizer.encode(text, maxlen) = [CLS] tokens [SEP], too long a
+// sequence keeping its first maxlen-1 tokens and its final [SEP].
+//
+// Shard file (little-endian; offsets 8-aligned):
+//   0   char[8]  magic "T5PSHARD"
+//   8   u32      version (1)
+//   12  u32      flags: bit 0 jieba pre-tokenization off, bit 1 cased (no lowercasing)
+//   16  u64      vocabulary hash (t5p_vocab_hash)
+//   24  u64      jieba dictionary fingerprint: the sum of its frequencies (0 without jieba)
+//   32  u32      vocabulary size
+//   36  u32      max source length the texts were encoded with (0: none)
+//   40  u32      max target length (0: none)
+//   44  u32      reserved (0)
+//   48  u64      n, the number of pairs
+//   56  u64      m, the number of ids
+//   64  u64      checksum of bytes 72.. to the end: h = 0xcbf29ce484222325, then for each 8-byte little-endian
+//                word w (the last one zero-padded) h = (h ^ w) * 0x100000001b3
+//   72  u64[2n+1] offsets: source k = ids[off[2k], off[2k+1]), target k = ids[off[2k+1], off[2k+2]); off[0] = 0,
+//                non-decreasing, off[2n] = m
+//   ..  i32[m]   ids, each in [0, vocabulary size)
+// File size is exactly 72 + 8(2n+1) + 4m. Loading checks all of it and names the file and the pair at fault.
+
+enum { T5P_PAIRS_AUTO, T5P_PAIRS_JSONL, T5P_PAIRS_TSV, T5P_PAIRS_SHARD };
+
+typedef struct t5p_pairs t5p_pairs;
+
+T5PDEF t5p_pairs *t5p_pairs_new(void);
+T5PDEF void t5p_pairs_free(t5p_pairs *p);  // accepts NULL
+T5PDEF int64_t t5p_pairs_count(const t5p_pairs *p);
+T5PDEF int64_t t5p_pairs_tokens(const t5p_pairs *p);  // ids of all sources and targets
+// Appends a copy of one pair. 0 or T5P_ERR_NOMEM.
+T5PDEF int t5p_pairs_add(t5p_pairs *p, const int32_t *src, int ns, const int32_t *tgt, int nt);
+// Pair k (0 <= k < count): pointers stay valid until p is freed.
+T5PDEF void t5p_pairs_get(const t5p_pairs *p, int64_t k, const int32_t **src, int *ns, const int32_t **tgt, int *nt);
+// Content hash of every pair in order (lengths and ids): identifies a dataset.
+T5PDEF uint64_t t5p_pairs_hash(const t5p_pairs *p);
+
+// The format of a file: T5P_PAIRS_SHARD by its magic, JSONL for *.jsonl / *.json or a first line starting
+// with '{', else TSV. Returns the format or a negative error (unreadable file).
+T5PDEF int t5p_pairs_detect(const char *path);
+
+// Identity of a tokenizer for shards: FNV-1a 64 over (id, length, bytes) of every distinct vocabulary token.
+T5PDEF uint64_t t5p_vocab_hash(const t5p_vocab *v);
+
+typedef struct {
+    int format;              // T5P_PAIRS_JSONL or T5P_PAIRS_TSV
+    int max_src, max_tgt;    // encode maxlen (0: no limit)
+    const char *src_key;     // JSONL field names (NULL: "source", "target")
+    const char *tgt_key;
+    int threads;             // 0: OpenMP's default
+    void (*progress)(void *ctx, int64_t pairs, int64_t bytes);  // called now and then (may be NULL)
+    void *ctx;
+} t5p_pairs_read_opts;
+
+typedef struct {
+    int64_t lines, pairs, blank;             // lines read, pairs added, blank lines skipped
+    int64_t src_truncated, tgt_truncated;    // texts cut to maxlen
+    int64_t src_tokens, tgt_tokens;          // ids added (after truncation)
+    int64_t unk;                             // [UNK] ids among them
+    long nbad;                               // invalid UTF-8 bytes read as U+FFFD
+} t5p_pairs_read_stats;
+
+// Reads text pairs from f (name for messages), tokenizes them (in parallel) and appends them in input
+// order. A malformed line stops the read with T5P_ERR_FORMAT naming file and line (pairs before it stay).
+T5PDEF int t5p_pairs_read_text(t5p_pairs *p, FILE *f, const char *name, const t5p_tokenizer *tk,
+                               const t5p_pairs_read_opts *o, t5p_pairs_read_stats *stats);
+
+typedef struct {
+    uint64_t vocab_hash;     // t5p_vocab_hash of the tokenizer's vocabulary
+    uint64_t jieba_total;    // t5p_jieba_total of its dictionary (0: no jieba)
+    uint32_t flags;          // T5P_SHARD_NO_JIEBA | T5P_SHARD_CASED
+    int vocab_size;
+    int max_src, max_tgt;
+} t5p_shard_info;
+enum { T5P_SHARD_NO_JIEBA = 1, T5P_SHARD_CASED = 2 };
+// The info that describes tokenizer tk with these maxlens.
+T5PDEF t5p_shard_info t5p_shard_info_of(const t5p_tokenizer *tk, int max_src, int max_tgt);
+
+// Writes every pair of p as one shard (atomically).
+T5PDEF int t5p_shard_save(const t5p_pairs *p, const char *path, const t5p_shard_info *info);
+// Memory-maps a shard and appends its pairs to p (no copy); *info (may be NULL) gets its header.
+T5PDEF int t5p_shard_load(t5p_pairs *p, const char *path, t5p_shard_info *info);
+
+// A padded batch: rows of pairs, sources and targets padded with pad_id to the longest in the batch.
+typedef struct {
+    int B, S, T;             // rows, source length, target length (T >= 2)
+    int *src, *tgt;          // (B,S), (B,T)
+    int64_t src_tokens, tgt_tokens;  // non-pad ids
+    int cap_src, cap_tgt;    // private: allocated sizes
+} t5p_batch;
+// Fills b with pairs idx[0..n) of p, each truncated to max_src / max_tgt (0: no limit) the way encode
+// truncates (first max-1 ids and the last). 0 or T5P_ERR_NOMEM.
+T5PDEF int t5p_batch_make(t5p_batch *b, const t5p_pairs *p, const int64_t *idx, int n, int max_src, int max_tgt,
+                          int pad_id);
+T5PDEF void t5p_batch_free(t5p_batch *b);
+// order (n) = the pairs of epoch `epoch`: a seeded Fisher-Yates permutation (shuffle != 0) or 0..n-1.
+T5PDEF void t5p_pairs_order(int64_t *order, int64_t n, uint64_t seed, int64_t epoch, int shuffle);
+
+// ----------------------------------------------------------------------------
 // 10. metrics: declarations
 //
 // ROUGE-1/2/L F and BLEU exactly as T5 PEGASUS's finetune.py computed them: the `rouge` package
@@ -782,6 +929,73 @@ T5PDEF t5p_scores t5p_metrics_mean(const t5p_metrics *m);  // all 0 when nothing
 
 // Python's repr() of a float (shortest digits that read back exactly): "0.5", "1e-05". Returns the length.
 T5PDEF int t5p_repr_double(char *buf, size_t size, double x);
+
+// ----------------------------------------------------------------------------
+// 11. train: declarations
+//
+// The training loop behind `t5p train`, one optimizer step per call:
+//   batch   the next `batch` pairs of this epoch's seeded order (the last batch of an epoch may be smaller,
+//           as bert4keras's DataGenerator), truncated to max_src / max_tgt and padded to the longest row
+//   step    zero gradients, forward with dropout, loss = mean cross-entropy over the non-pad target tokens
+//           ([CLS] t ... [SEP] as decoder input, ORIGINAL.md section 4), backward, gradient norm, optimizer step
+// Everything is a function of (seed, step): the data order of epoch e is a permutation seeded by (seed, e) and
+// dropout masks are keyed by (seed, step), so a run that is saved, stopped and resumed computes bitwise the same
+// losses and weights as one that never stopped.
+// A non-finite loss or gradient stops the step before the optimizer touches the weights (T5P_ERR_NONFINITE),
+// so the weights stay those of the last good step.
+//
+// Checkpoint directory (t5p_trainer_save): the model directory files (config.json, model.safetensors,
+// vocab.txt) plus optimizer.safetensors (t5p_optim_save) and train_state.json (t5p_train_state_save: step, seed,
+// rng = {dropout counter, 0, 0, 0}, epoch, data_pos = the next position in the epoch's order, optimizer, loss).
+// It is written into DIR.tmp.PID and renamed to DIR, so a crash never leaves a partial checkpoint under DIR.
+//
+//   t5p_trainer *tr = t5p_trainer_new(model, &optim_cfg, pairs, &train_cfg);
+//   t5p_train_step s;
+//   while (s.step < 1000 && t5p_trainer_step(tr, &s) == 0) printf("%lld %f\n", (long long)s.step, s.loss);
+//   t5p_trainer_save(tr, "run/checkpoint-00001000");
+//   t5p_trainer_free(tr);
+
+enum { T5P_ERR_NONFINITE = -5 };  // the loss or the gradient is NaN or infinite
+
+typedef struct {
+    int batch;               // pairs per step (32: the original's fine-tuning)
+    int max_src, max_tgt;    // truncation when batching (0: none)
+    uint64_t seed;           // data order and dropout
+    int shuffle;             // 1: a new seeded permutation every epoch; 0: input order
+} t5p_train_config;
+T5PDEF t5p_train_config t5p_train_config_default(void);  // 32, 384, 128, seed 1, shuffle
+
+typedef struct {
+    int64_t step;            // optimizer steps done, this one included
+    int64_t epoch;           // completed passes over the data
+    int64_t pos;             // position of the next batch in the epoch's order
+    int epoch_done;          // this step finished an epoch
+    float loss, acc;         // this batch: mean loss and accuracy per non-pad target token
+    int ntokens;             // non-pad target tokens (labels)
+    int B, S, T;             // batch shape
+    int64_t src_tokens, tgt_tokens;  // non-pad ids of the batch
+    double grad_norm;        // L2 norm of the gradient
+    double lr;               // learning rate of this step
+} t5p_train_step;
+
+typedef struct t5p_trainer t5p_trainer;
+// Borrows model and data (both must outlive the trainer); owns an optimizer over every parameter (names from
+// t5p_param_tensors, norm weights marked). Sets model->seed = cfg->seed and model->step = 0.
+T5PDEF t5p_trainer *t5p_trainer_new(t5p_model *model, const t5p_optim_config *ocfg, const t5p_pairs *data,
+                                    const t5p_train_config *cfg);
+T5PDEF void t5p_trainer_free(t5p_trainer *t);  // accepts NULL
+// One step; fills *out. 0, T5P_ERR_NONFINITE (nothing updated; the step counter stays) or another error.
+T5PDEF int t5p_trainer_step(t5p_trainer *t, t5p_train_step *out);
+T5PDEF int64_t t5p_trainer_steps_per_epoch(const t5p_trainer *t);
+T5PDEF const t5p_optim *t5p_trainer_optim(const t5p_trainer *t);
+// Writes a checkpoint directory (see above); an existing DIR is replaced (renamed aside, then removed).
+T5PDEF int t5p_trainer_save(const t5p_trainer *t, const char *dir);
+// Restores weights, optimizer state and position from a checkpoint directory. The checkpoint must match the
+// model's config, the optimizer kind and the seed. On error the trainer must not be stepped again.
+T5PDEF int t5p_trainer_load(t5p_trainer *t, const char *dir);
+// Teacher-forced loss and accuracy over every pair of dev (in order, batches of `batch`, no dropout), averaged
+// per non-pad target token. Does not change the training position or the dropout counter.
+T5PDEF int t5p_trainer_eval(t5p_trainer *t, const t5p_pairs *dev, int batch, double *loss, double *acc);
 
 #ifdef __cplusplus
 }
@@ -4720,6 +4934,7 @@ T5PDEF void t5p_model_free(t5p_model *m) {
     T5P_FREE(m->params);
     T5P_FREE(m->grads);
     T5P_FREE(m->acts);
+    T5P_FREE(m->vocab);
     T5P_FREE(m);
 }
 
@@ -5059,6 +5274,420 @@ T5PDEF int t5p_model_backward(t5p_model *m) {
     t5p_position_bias_backward(dw->dec_bias, g->ddec_pb, H, Td, Td, 0, NB, MD);
     t5p_position_bias_backward(dw->enc_bias, g->denc_pb, H, S, S, 1, NB, MD);
     return 0;
+}
+
+// --- model directories (config.json, model.safetensors, vocab.txt)
+
+static char *t5p__path_join(const char *dir, const char *name) {
+    size_t nd = strlen(dir), nn = strlen(name);
+    char *p = (char *)T5P_MALLOC(nd + nn + 2);
+    if (!p) return NULL;
+    memcpy(p, dir, nd);
+    size_t k = nd;
+    if (nd && dir[nd - 1] != '/') p[k++] = '/';
+    memcpy(p + k, name, nn + 1);
+    return p;
+}
+
+static int t5p__exists(const char *path) {  // 1 file, 2 directory, 0 absent
+    struct stat sb;
+    if (stat(path, &sb) != 0) return 0;
+    return S_ISDIR(sb.st_mode) ? 2 : 1;
+}
+
+// A float as the shortest decimal that reads back as the same float, written like Python's repr of it.
+static void t5p__json_write_float(t5p__buf *b, float x) {
+    char tmp[40];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, (double)x);
+        if (strtof(tmp, NULL) == x) break;
+    }
+    t5p__json_write_number(b, strtod(tmp, NULL));
+}
+
+T5PDEF int t5p_config_save(const t5p_config *c, const char *path, int decoder_start_id, int eos_id) {
+    int rc = t5p_config_check(c);
+    if (rc < 0) return rc;
+    // keys sorted, two-space indent: what transformers' save_pretrained writes
+    t5p__buf b = {0};
+    T5P__LIT(&b, "{\n  \"architectures\": [\n    \"MT5ForConditionalGeneration\"\n  ],\n  \"d_ff\": ");
+    t5p__json_write_int(&b, c->d_ff);
+    T5P__LIT(&b, ",\n  \"d_kv\": ");
+    t5p__json_write_int(&b, c->d_kv);
+    T5P__LIT(&b, ",\n  \"d_model\": ");
+    t5p__json_write_int(&b, c->d_model);
+    T5P__LIT(&b, ",\n  \"decoder_start_token_id\": ");
+    t5p__json_write_int(&b, decoder_start_id);
+    // transformers reads dense_act_fn: the pegasus flavour's erf GELU is "gelu" (its other two differences
+    // have no MT5Config key; only t5p computes them)
+    if (c->flavor == T5P_PEGASUS) T5P__LIT(&b, ",\n  \"dense_act_fn\": \"gelu\"");
+    else T5P__LIT(&b, ",\n  \"dense_act_fn\": \"gelu_new\"");
+    T5P__LIT(&b, ",\n  \"dropout_rate\": ");
+    t5p__json_write_float(&b, c->dropout);
+    T5P__LIT(&b, ",\n  \"eos_token_id\": ");
+    t5p__json_write_int(&b, eos_id);
+    T5P__LIT(&b, ",\n  \"feed_forward_proj\": \"gated-gelu\",\n  \"initializer_factor\": 1.0,\n"
+                 "  \"is_encoder_decoder\": true,\n  \"is_gated_act\": true,\n  \"layer_norm_epsilon\": ");
+    t5p__json_write_float(&b, c->eps);
+    T5P__LIT(&b, ",\n  \"model_type\": \"mt5\",\n  \"num_decoder_layers\": ");
+    t5p__json_write_int(&b, c->num_decoder_layers);
+    T5P__LIT(&b, ",\n  \"num_heads\": ");
+    t5p__json_write_int(&b, c->num_heads);
+    T5P__LIT(&b, ",\n  \"num_layers\": ");
+    t5p__json_write_int(&b, c->num_layers);
+    T5P__LIT(&b, ",\n  \"pad_token_id\": ");
+    t5p__json_write_int(&b, c->pad_id);
+    T5P__LIT(&b, ",\n  \"relative_attention_max_distance\": ");
+    t5p__json_write_int(&b, c->max_distance);
+    T5P__LIT(&b, ",\n  \"relative_attention_num_buckets\": ");
+    t5p__json_write_int(&b, c->num_buckets);
+    T5P__LIT(&b, ",\n  \"t5p_flavor\": ");
+    const char *fl = t5p_flavor_name(c->flavor);
+    t5p__json_write_string(&b, fl, strlen(fl));
+    T5P__LIT(&b, ",\n  \"t5p_version\": \"" T5P_VERSION "\",\n  \"tie_word_embeddings\": false,\n"
+                 "  \"torch_dtype\": \"float32\",\n  \"use_cache\": true,\n  \"vocab_size\": ");
+    t5p__json_write_int(&b, c->vocab_size);
+    T5P__LIT(&b, "\n}\n");
+    rc = t5p_write_atomic(path, b.p, b.n);
+    T5P_FREE(b.p);
+    return rc;
+}
+
+// An integer member of a config: absent -> *out unchanged (0), wrong type -> error naming the key.
+static int t5p__cfg_int(const t5p_json *j, const char *key, int *out, int required, const char *path) {
+    const t5p_json *v = t5p_json_get(j, key);
+    if (!v || v->type == T5P_JSON_NULL) {
+        if (required) return t5p__err(T5P_ERR_FORMAT, "%s: \"%s\" is missing", path, key);
+        return 0;
+    }
+    if (v->type != T5P_JSON_NUMBER || !v->is_int || v->i < INT_MIN || v->i > INT_MAX)
+        return t5p__err(T5P_ERR_FORMAT, "%s: byte %zu: \"%s\" must be an integer", path, v->offset, key);
+    *out = (int)v->i;
+    return 0;
+}
+
+static int t5p__cfg_float(const t5p_json *j, const char *key, float *out, const char *path) {
+    const t5p_json *v = t5p_json_get(j, key);
+    if (!v || v->type == T5P_JSON_NULL) return 0;
+    if (v->type != T5P_JSON_NUMBER) return t5p__err(T5P_ERR_FORMAT, "%s: byte %zu: \"%s\" must be a number", path, v->offset, key);
+    *out = (float)v->num;
+    return 0;
+}
+
+static const char *t5p__cfg_str(const t5p_json *j, const char *key) {
+    const t5p_json *v = t5p_json_get(j, key);
+    return v && v->type == T5P_JSON_STRING ? v->str : NULL;
+}
+
+T5PDEF int t5p_config_load(t5p_config *out, const char *path) {
+    size_t n;
+    char *text = t5p_read_file(path, &n);
+    if (!text) return T5P_ERR_IO;
+    t5p_json *j = t5p_json_parse(text, n, path);
+    T5P_FREE(text);
+    if (!j) return T5P_ERR_FORMAT;
+    int rc = 0;
+    t5p_config c;
+    t5p_config_preset(&c, "base");  // MT5Config's defaults are mt5-small's; every dimension below is required
+    c.num_buckets = 32, c.max_distance = 128, c.eps = 1e-6f, c.dropout = 0.1f, c.pad_id = 0;
+    c.num_decoder_layers = -1;
+    const char *type = t5p__cfg_str(j, "model_type");
+    const char *ffp = t5p__cfg_str(j, "feed_forward_proj");
+    const char *act = t5p__cfg_str(j, "dense_act_fn");
+    const char *fl = t5p__cfg_str(j, "t5p_flavor");
+    const t5p_json *tie = t5p_json_get(j, "tie_word_embeddings");
+    if (j->type != T5P_JSON_OBJECT) rc = t5p__err(T5P_ERR_FORMAT, "%s: not a JSON object", path);
+    else if (type && strcmp(type, "mt5") != 0 && strcmp(type, "t5") != 0)
+        rc = t5p__err(T5P_ERR_FORMAT, "%s: model_type \"%s\" is not an MT5/T5 model", path, type);
+    if (rc == 0) rc = t5p__cfg_int(j, "vocab_size", &c.vocab_size, 1, path);
+    if (rc == 0) rc = t5p__cfg_int(j, "d_model", &c.d_model, 1, path);
+    if (rc == 0) rc = t5p__cfg_int(j, "d_ff", &c.d_ff, 1, path);
+    if (rc == 0) rc = t5p__cfg_int(j, "num_heads", &c.num_heads, 1, path);
+    if (rc == 0) rc = t5p__cfg_int(j, "d_kv", &c.d_kv, 1, path);
+    if (rc == 0) rc = t5p__cfg_int(j, "num_layers", &c.num_layers, 1, path);
+    if (rc == 0) rc = t5p__cfg_int(j, "num_decoder_layers", &c.num_decoder_layers, 0, path);
+    if (rc == 0) rc = t5p__cfg_int(j, "relative_attention_num_buckets", &c.num_buckets, 0, path);
+    if (rc == 0) rc = t5p__cfg_int(j, "relative_attention_max_distance", &c.max_distance, 0, path);
+    if (rc == 0) rc = t5p__cfg_int(j, "pad_token_id", &c.pad_id, 0, path);
+    if (rc == 0) rc = t5p__cfg_float(j, "dropout_rate", &c.dropout, path);
+    if (rc == 0) rc = t5p__cfg_float(j, "layer_norm_epsilon", &c.eps, path);
+    if (rc == 0 && c.num_decoder_layers < 0) c.num_decoder_layers = c.num_layers;  // transformers' default
+    // t5p computes gated-GELU feed-forward blocks and an untied LM head (mT5 / T5 v1.1) only
+    if (rc == 0 && !ffp && !(type && strcmp(type, "mt5") == 0))
+        rc = t5p__err(T5P_ERR_FORMAT, "%s: no \"feed_forward_proj\" (T5's default is \"relu\", T5 v1.0); t5p computes "
+                      "\"gated-gelu\" models (mT5, T5 v1.1)", path);
+    if (rc == 0 && ffp && strcmp(ffp, "gated-gelu") != 0)
+        rc = t5p__err(T5P_ERR_FORMAT, "%s: feed_forward_proj \"%s\" is not supported (t5p computes \"gated-gelu\")", path, ffp);
+    if (rc == 0 && tie && tie->type != T5P_JSON_FALSE && !(tie->type == T5P_JSON_NULL))
+        rc = t5p__err(T5P_ERR_FORMAT, "%s: tie_word_embeddings must be false (t5p's LM head is untied, as mT5's)", path);
+    if (rc == 0 && !tie && !(type && strcmp(type, "mt5") == 0))
+        rc = t5p__err(T5P_ERR_FORMAT, "%s: no \"tie_word_embeddings\" (transformers' default is true for T5); t5p needs "
+                      "it false", path);
+    if (rc == 0) {
+        if (fl) {
+            c.flavor = t5p_flavor_parse(fl);
+            if (c.flavor < 0) rc = t5p__err(T5P_ERR_FORMAT, "%s: t5p_flavor \"%s\" is neither \"pegasus\" nor \"hf-mt5\"", path, fl);
+        } else {
+            c.flavor = T5P_HF_MT5;  // written by transformers: compute what transformers computes
+            if (act && strcmp(act, "gelu_new") != 0)
+                rc = t5p__err(T5P_ERR_FORMAT, "%s: dense_act_fn \"%s\" without \"t5p_flavor\": the hf-mt5 flavour computes "
+                              "\"gelu_new\" (add \"t5p_flavor\": \"pegasus\" for the original's erf GELU)", path, act);
+        }
+    }
+    if (rc == 0 && t5p_config_check(&c) < 0) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", t5p_last_error());
+        rc = t5p__err(T5P_ERR_FORMAT, "%s: %s", path, msg);
+    }
+    if (rc == 0) *out = c;
+    t5p_json_free(j);
+    return rc;
+}
+
+T5PDEF int t5p_model_set_vocab(t5p_model *m, const char *path) {
+    t5p_vocab *v = t5p_vocab_load(path);
+    if (!v) return T5P_ERR_FORMAT;
+    int n = t5p_vocab_size(v);
+    t5p_vocab_free(v);
+    if (n != m->cfg.vocab_size)
+        return t5p__err(T5P_ERR_FORMAT, "%s: %d tokens, but the model's vocab_size is %d", path, n, m->cfg.vocab_size);
+    size_t len;
+    char *text = t5p_read_file(path, &len);
+    if (!text) return T5P_ERR_IO;
+    T5P_FREE(m->vocab);
+    m->vocab = text;
+    m->vocab_len = len;
+    return 0;
+}
+
+static int t5p__is_embed_dup(const char *name) {
+    return !strcmp(name, "encoder.embed_tokens.weight") || !strcmp(name, "decoder.embed_tokens.weight");
+}
+
+// Reads every parameter of m's config from path into dst (num_params floats, m's layout). Checks names,
+// dtypes and shapes; accepts equal embed_tokens duplicates of shared.weight.
+static int t5p__read_weights(const t5p_model *m, const char *path, float *dst) {
+    const t5p_config *c = &m->cfg;
+    int n = t5p_param_tensors(c, NULL, NULL);
+    t5p_param_tensor *tab = (t5p_param_tensor *)T5P_MALLOC(sizeof *tab * (size_t)n);
+    if (!tab) return t5p__err(T5P_ERR_NOMEM, "%s: out of memory", path);
+    t5p_param_tensors(c, dst, tab);
+    t5p_safetensors *st = t5p_safetensors_open(path);
+    if (!st) { T5P_FREE(tab); return T5P_ERR_FORMAT; }
+    int rc = 0;
+    for (int k = 0; k < n && rc == 0; k++) {
+        const char *name = tab[k].name;
+        if (!t5p_safetensors_find(st, name) && !strcmp(name, "shared.weight") &&
+            t5p_safetensors_find(st, "encoder.embed_tokens.weight"))
+            name = "encoder.embed_tokens.weight";  // some exports keep only the encoder's copy
+        if (!t5p_safetensors_find(st, name)) {
+            rc = t5p__err(T5P_ERR_FORMAT, "%s: tensor '%s' is missing (config: %d encoder + %d decoder layers)", path,
+                          name, c->num_layers, c->num_decoder_layers);
+            break;
+        }
+        rc = t5p_safetensors_read_f32(st, name, tab[k].data, tab[k].ndim, tab[k].shape);
+    }
+    // anything else in the file is an error, except embedding duplicates equal to shared.weight
+    float *row = NULL;
+    for (int q = 0; q < st->n && rc == 0; q++) {
+        const t5p_tensor *t = &st->t[q];
+        int known = 0;
+        for (int k = 0; k < n && !known; k++) known = !strcmp(t->name, tab[k].name);
+        if (known) continue;
+        if (!t5p__is_embed_dup(t->name)) {
+            rc = t5p__err(T5P_ERR_FORMAT, "%s: unexpected tensor '%s' (not part of an mT5 model with %d encoder and %d "
+                          "decoder layers)", path, t->name, c->num_layers, c->num_decoder_layers);
+            break;
+        }
+        int64_t shape[2] = {c->vocab_size, c->d_model};
+        size_t numel = (size_t)c->vocab_size * (size_t)c->d_model;
+        if (!row) row = (float *)T5P_MALLOC(numel * sizeof(float));
+        if (!row) { rc = t5p__err(T5P_ERR_NOMEM, "%s: out of memory", path); break; }
+        rc = t5p_safetensors_read_f32(st, t->name, row, 2, shape);
+        if (rc == 0 && memcmp(row, tab[0].data, numel * sizeof(float)) != 0)
+            rc = t5p__err(T5P_ERR_FORMAT, "%s: tensor '%s' differs from shared.weight (t5p shares one embedding between "
+                          "encoder and decoder)", path, t->name);
+    }
+    T5P_FREE(row);
+    t5p_safetensors_close(st);
+    T5P_FREE(tab);
+    return rc;
+}
+
+T5PDEF int t5p_model_load_weights(t5p_model *m, const char *path) {
+    float *tmp = (float *)T5P_MALLOC(m->num_params * sizeof(float));
+    if (!tmp) return t5p__err(T5P_ERR_NOMEM, "%s: out of memory for %zu parameters", path, m->num_params);
+    int rc = t5p__read_weights(m, path, tmp);
+    if (rc == 0) memcpy(m->params, tmp, m->num_params * sizeof(float));
+    T5P_FREE(tmp);
+    return rc;
+}
+
+// A training directory names its checkpoint in a file "latest": the directory it names, or NULL.
+static char *t5p__latest_dir(const char *dir) {
+    char *lp = t5p__path_join(dir, "latest");
+    if (!lp) return NULL;
+    size_t n;
+    char *text = t5p__exists(lp) == 1 ? t5p_read_file(lp, &n) : NULL;
+    T5P_FREE(lp);
+    if (!text) return NULL;
+    while (n && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' ')) text[--n] = 0;
+    char *p = n && !strchr(text, '/') ? t5p__path_join(dir, text) : NULL;
+    T5P_FREE(text);
+    return p;
+}
+
+T5PDEF t5p_model *t5p_model_load(const char *dir) {
+    char *cp = t5p__path_join(dir, "config.json");
+    if (!cp) { t5p__err(T5P_ERR_NOMEM, "out of memory"); return NULL; }
+    if (!t5p__exists(cp)) {
+        char *latest = t5p__latest_dir(dir);
+        if (latest) {
+            T5P_FREE(cp);
+            t5p_model *m = t5p_model_load(latest);
+            T5P_FREE(latest);
+            return m;
+        }
+        t5p__err(T5P_ERR_IO, "%s: no config.json in this directory (not a model directory?)", dir);
+        T5P_FREE(cp);
+        return NULL;
+    }
+    t5p_config c;
+    int rc = t5p_config_load(&c, cp);
+    T5P_FREE(cp);
+    if (rc < 0) return NULL;
+    t5p_model *m = t5p_model_new(&c);
+    if (!m) return NULL;
+    char *wp = t5p__path_join(dir, "model.safetensors"), *vp = t5p__path_join(dir, "vocab.txt");
+    if (!wp || !vp) rc = t5p__err(T5P_ERR_NOMEM, "out of memory");
+    else if (!t5p__exists(wp)) {
+        char *bin = t5p__path_join(dir, "pytorch_model.bin");
+        if (bin && t5p__exists(bin))
+            rc = t5p__err(T5P_ERR_FORMAT, "%s: only pytorch_model.bin here; t5p reads model.safetensors (convert with "
+                          "transformers: model.save_pretrained(DIR, safe_serialization=True))", dir);
+        else rc = t5p__err(T5P_ERR_IO, "%s: no model.safetensors", dir);
+        T5P_FREE(bin);
+    } else rc = t5p__read_weights(m, wp, m->params);  // a fresh model: read in place
+    if (rc == 0 && t5p__exists(vp)) rc = t5p_model_set_vocab(m, vp);
+    T5P_FREE(wp);
+    T5P_FREE(vp);
+    if (rc < 0) { t5p_model_free(m); return NULL; }
+    return m;
+}
+
+// Writes model.safetensors, vocab.txt (when m has one) and config.json into an existing directory, each file
+// atomically, config.json last.
+static int t5p__model_write_files(const t5p_model *m, const char *dir) {
+    const t5p_config *c = &m->cfg;
+    int n = t5p_param_tensors(c, NULL, NULL);
+    t5p_param_tensor *tab = (t5p_param_tensor *)T5P_MALLOC(sizeof *tab * (size_t)n);
+    t5p_tensor *ts = (t5p_tensor *)T5P_MALLOC(sizeof *ts * (size_t)n);
+    char *wp = t5p__path_join(dir, "model.safetensors"), *vp = t5p__path_join(dir, "vocab.txt");
+    char *cp = t5p__path_join(dir, "config.json");
+    int rc = 0;
+    if (!tab || !ts || !wp || !vp || !cp) rc = t5p__err(T5P_ERR_NOMEM, "%s: out of memory", dir);
+    if (rc == 0) {
+        t5p_param_tensors(c, m->params, tab);
+        for (int k = 0; k < n; k++) {
+            memset(&ts[k], 0, sizeof ts[k]);
+            ts[k].name = tab[k].name;
+            ts[k].dtype = T5P_DT_F32;
+            ts[k].ndim = tab[k].ndim;
+            ts[k].shape[0] = tab[k].shape[0];
+            ts[k].shape[1] = tab[k].shape[1];
+            ts[k].data = tab[k].data;
+        }
+        const char *meta[] = {"format", "pt", NULL};
+        rc = t5p_safetensors_save(wp, ts, n, meta);
+    }
+    int start = 0, eos = 1;  // transformers' MT5 defaults, when the model has no vocabulary
+    if (rc == 0 && m->vocab) {
+        rc = t5p_write_atomic(vp, m->vocab, m->vocab_len);
+        t5p_vocab *v = rc == 0 ? t5p_vocab_load(vp) : NULL;
+        if (rc == 0 && !v) rc = T5P_ERR_FORMAT;
+        if (v) {  // T5 PEGASUS decodes from [CLS] and stops at [SEP]
+            int cls = t5p_vocab_id(v, "[CLS]"), sep = t5p_vocab_id(v, "[SEP]");
+            if (cls >= 0 && sep >= 0) start = cls, eos = sep;
+            t5p_vocab_free(v);
+        }
+    }
+    if (rc == 0) rc = t5p_config_save(c, cp, start, eos);
+    T5P_FREE(tab);
+    T5P_FREE(ts);
+    T5P_FREE(wp);
+    T5P_FREE(vp);
+    T5P_FREE(cp);
+    return rc;
+}
+
+static void t5p__remove_files(const char *dir, const char *const *names) {
+    for (int k = 0; names[k]; k++) {
+        char *p = t5p__path_join(dir, names[k]);
+        if (p) unlink(p);
+        T5P_FREE(p);
+    }
+}
+
+static const char *const t5p__model_files[] = {"model.safetensors", "vocab.txt", "config.json", NULL};
+
+// "DIR.tmp.PID", created empty (a stale one from an earlier process with the same PID is emptied first).
+static char *t5p__dir_tmp(const char *dir, const char *const *names) {
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/') n--;
+    char *tmp = (char *)T5P_MALLOC(n + 32);
+    if (!tmp) { t5p__err(T5P_ERR_NOMEM, "out of memory"); return NULL; }
+    snprintf(tmp, n + 32, "%.*s.tmp.%ld", (int)n, dir, (long)getpid());
+    if (t5p__exists(tmp) == 2) {
+        t5p__remove_files(tmp, names);
+        rmdir(tmp);
+    }
+    if (mkdir(tmp, 0755) != 0) {
+        t5p__err(T5P_ERR_IO, "%s: cannot create %s: %s", dir, tmp, strerror(errno));
+        T5P_FREE(tmp);
+        return NULL;
+    }
+    return tmp;
+}
+
+// Renames the finished temporary directory to dir (which must not exist) and syncs the parent.
+static int t5p__dir_commit(const char *tmp, const char *dir, const char *const *names) {
+    if (rename(tmp, dir) != 0) {
+        int rc = t5p__err(T5P_ERR_IO, "%s: cannot rename %s to it: %s", dir, tmp, strerror(errno));
+        t5p__remove_files(tmp, names);
+        rmdir(tmp);
+        return rc;
+    }
+    size_t n = strlen(dir);
+    char *parent = (char *)T5P_MALLOC(n + 2);
+    if (parent) {
+        memcpy(parent, dir, n + 1);
+        while (n > 1 && parent[n - 1] == '/') parent[--n] = 0;
+        char *slash = strrchr(parent, '/');
+        if (slash) *slash = 0;
+        int dfd = open(slash ? (parent[0] ? parent : "/") : ".", O_RDONLY);
+        if (dfd >= 0) {
+            (void)fsync(dfd);
+            close(dfd);
+        }
+        T5P_FREE(parent);
+    }
+    return 0;
+}
+
+T5PDEF int t5p_model_save(const t5p_model *m, const char *dir) {
+    int kind = t5p__exists(dir);
+    if (kind == 1) return t5p__err(T5P_ERR_IO, "%s: exists and is not a directory", dir);
+    if (kind == 2) return t5p__model_write_files(m, dir);
+    char *tmp = t5p__dir_tmp(dir, t5p__model_files);
+    if (!tmp) return T5P_ERR_IO;
+    int rc = t5p__model_write_files(m, tmp);
+    if (rc == 0) rc = t5p__dir_commit(tmp, dir, t5p__model_files);
+    else {
+        t5p__remove_files(tmp, t5p__model_files);
+        rmdir(tmp);
+    }
+    T5P_FREE(tmp);
+    return rc;
 }
 
 // ----------------------------------------------------------------------------
@@ -5597,6 +6226,646 @@ T5PDEF int t5p_optim_load(t5p_optim *o, const char *path) {
 }
 
 // ----------------------------------------------------------------------------
+// 8. data
+
+// Pairs live in parts: in-memory ones that t5p_pairs_add grows, and memory-mapped shards.
+typedef struct {
+    int64_t first;        // global index of the part's first pair
+    int64_t n;            // pairs
+    int64_t *off;         // 2n+1 offsets into ids
+    int32_t *ids;
+    int64_t off_cap, ids_cap, nids;  // owned parts: allocated and used sizes
+    int owned;
+    void *map;            // shards: the mapping (or a malloc'd copy when mapped == 0)
+    size_t map_size;
+    int mapped;
+} t5p__pairs_part;
+
+struct t5p_pairs {
+    t5p__pairs_part *parts;
+    int nparts, cap;
+    int64_t n, ntok;
+};
+
+T5PDEF t5p_pairs *t5p_pairs_new(void) {
+    t5p_pairs *p = (t5p_pairs *)T5P_MALLOC(sizeof *p);
+    if (!p) { t5p__err(T5P_ERR_NOMEM, "out of memory"); return NULL; }
+    memset(p, 0, sizeof *p);
+    return p;
+}
+
+T5PDEF void t5p_pairs_free(t5p_pairs *p) {
+    if (!p) return;
+    for (int k = 0; k < p->nparts; k++) {
+        t5p__pairs_part *q = &p->parts[k];
+        if (q->owned) { T5P_FREE(q->off); T5P_FREE(q->ids); }
+        else if (q->mapped) munmap(q->map, q->map_size);
+        else T5P_FREE(q->map);
+    }
+    T5P_FREE(p->parts);
+    T5P_FREE(p);
+}
+
+T5PDEF int64_t t5p_pairs_count(const t5p_pairs *p) { return p->n; }
+T5PDEF int64_t t5p_pairs_tokens(const t5p_pairs *p) { return p->ntok; }
+
+static t5p__pairs_part *t5p__pairs_push(t5p_pairs *p) {
+    if (p->nparts == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 4;
+        t5p__pairs_part *np = (t5p__pairs_part *)T5P_REALLOC(p->parts, sizeof *np * (size_t)cap);
+        if (!np) return NULL;
+        p->parts = np;
+        p->cap = cap;
+    }
+    t5p__pairs_part *q = &p->parts[p->nparts++];
+    memset(q, 0, sizeof *q);
+    q->first = p->n;
+    return q;
+}
+
+static int t5p__grow(void **ptr, int64_t *cap, int64_t need, size_t elem) {
+    if (need <= *cap) return 0;
+    int64_t c = *cap ? *cap : 1024;
+    while (c < need) c *= 2;
+    void *np = T5P_REALLOC(*ptr, (size_t)c * elem);
+    if (!np) return T5P_ERR_NOMEM;
+    *ptr = np;
+    *cap = c;
+    return 0;
+}
+
+T5PDEF int t5p_pairs_add(t5p_pairs *p, const int32_t *src, int ns, const int32_t *tgt, int nt) {
+    if (ns < 0 || nt < 0) return t5p__err(T5P_ERR_ARG, "pairs: negative length");
+    t5p__pairs_part *q = p->nparts ? &p->parts[p->nparts - 1] : NULL;
+    if (!q || !q->owned) {
+        q = t5p__pairs_push(p);
+        if (!q) return t5p__err(T5P_ERR_NOMEM, "pairs: out of memory");
+        q->owned = 1;
+        if (t5p__grow((void **)&q->off, &q->off_cap, 1, sizeof(int64_t)) < 0) {
+            p->nparts--;
+            return t5p__err(T5P_ERR_NOMEM, "pairs: out of memory");
+        }
+        q->off[0] = 0;
+    }
+    if (t5p__grow((void **)&q->off, &q->off_cap, 2 * q->n + 3, sizeof(int64_t)) < 0 ||
+        t5p__grow((void **)&q->ids, &q->ids_cap, q->nids + ns + nt, sizeof(int32_t)) < 0)
+        return t5p__err(T5P_ERR_NOMEM, "pairs: out of memory for %lld ids", (long long)(q->nids + ns + nt));
+    if (ns) memcpy(q->ids + q->nids, src, sizeof(int32_t) * (size_t)ns);
+    if (nt) memcpy(q->ids + q->nids + ns, tgt, sizeof(int32_t) * (size_t)nt);
+    q->off[2 * q->n + 1] = q->nids + ns;
+    q->off[2 * q->n + 2] = q->nids + ns + nt;
+    q->nids += ns + nt;
+    q->n++;
+    p->n++;
+    p->ntok += ns + nt;
+    return 0;
+}
+
+T5PDEF void t5p_pairs_get(const t5p_pairs *p, int64_t k, const int32_t **src, int *ns, const int32_t **tgt, int *nt) {
+    T5P_ASSERT(k >= 0 && k < p->n);
+    int lo = 0, hi = p->nparts - 1;
+    while (lo < hi) {  // the last part whose first pair is <= k
+        int mid = (lo + hi + 1) / 2;
+        if (p->parts[mid].first <= k) lo = mid;
+        else hi = mid - 1;
+    }
+    const t5p__pairs_part *q = &p->parts[lo];
+    int64_t i = k - q->first;
+    const int64_t *o = q->off + 2 * i;
+    *src = q->ids + o[0];
+    *ns = (int)(o[1] - o[0]);
+    *tgt = q->ids + o[1];
+    *nt = (int)(o[2] - o[1]);
+}
+
+#define T5P__FNV_OFFSET 0xcbf29ce484222325ull
+#define T5P__FNV_PRIME 0x100000001b3ull
+
+T5PDEF uint64_t t5p_pairs_hash(const t5p_pairs *p) {
+    uint64_t h = T5P__FNV_OFFSET;
+    for (int64_t k = 0; k < p->n; k++) {
+        const int32_t *s, *t;
+        int ns, nt;
+        t5p_pairs_get(p, k, &s, &ns, &t, &nt);
+        h = (h ^ (uint64_t)(uint32_t)ns) * T5P__FNV_PRIME;
+        for (int i = 0; i < ns; i++) h = (h ^ (uint64_t)(uint32_t)s[i]) * T5P__FNV_PRIME;
+        h = (h ^ (uint64_t)(uint32_t)nt) * T5P__FNV_PRIME;
+        for (int i = 0; i < nt; i++) h = (h ^ (uint64_t)(uint32_t)t[i]) * T5P__FNV_PRIME;
+    }
+    return h;
+}
+
+T5PDEF uint64_t t5p_vocab_hash(const t5p_vocab *v) {
+    uint64_t h = T5P__FNV_OFFSET;
+    for (ptrdiff_t k = 0; k < arrlen(v->tok_off); k++) {
+        unsigned char head[8];
+        uint32_t id = (uint32_t)v->tok_id[k], len = v->tok_len[k];
+        for (int b = 0; b < 4; b++) head[b] = (unsigned char)(id >> (8 * b)), head[4 + b] = (unsigned char)(len >> (8 * b));
+        for (int b = 0; b < 8; b++) h = (h ^ head[b]) * T5P__FNV_PRIME;
+        const unsigned char *s = (const unsigned char *)v->arena + v->tok_off[k];
+        for (uint32_t b = 0; b < len; b++) h = (h ^ s[b]) * T5P__FNV_PRIME;
+    }
+    return h;
+}
+
+T5PDEF int t5p_pairs_detect(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return t5p__err(T5P_ERR_IO, "%s: %s", path, strerror(errno));
+    char head[8];
+    size_t got = fread(head, 1, 8, f);
+    fclose(f);
+    if (got == 8 && memcmp(head, "T5PSHARD", 8) == 0) return T5P_PAIRS_SHARD;
+    size_t n = strlen(path);
+    if ((n >= 6 && !strcmp(path + n - 6, ".jsonl")) || (n >= 5 && !strcmp(path + n - 5, ".json"))) return T5P_PAIRS_JSONL;
+    if (n >= 4 && !strcmp(path + n - 4, ".tsv")) return T5P_PAIRS_TSV;
+    f = fopen(path, "rb");
+    if (!f) return t5p__err(T5P_ERR_IO, "%s: %s", path, strerror(errno));
+    int c;
+    while ((c = fgetc(f)) != EOF && (c == ' ' || c == '\t' || c == '\r' || c == '\n')) {}
+    fclose(f);
+    return c == '{' ? T5P_PAIRS_JSONL : T5P_PAIRS_TSV;
+}
+
+// --- reading text pairs
+
+// One line's result, computed by any thread.
+typedef struct {
+    char *line;
+    size_t len, cap;
+    int32_t *ids;        // source ids then target ids
+    int ns, nt, cap_ids;
+    int status;          // 0 a pair, 1 blank, < 0 error (err holds the message)
+    int src_cut, tgt_cut, unk;
+    long nbad;
+    char err[1024];
+} t5p__pair_line;
+
+// Python str.strip() of s[0..n): *a, *b = the stripped span.
+static void t5p__strip(const char *s, size_t n, size_t *a, size_t *b) {
+    size_t i = 0, first = n, last = 0;
+    while (i < n) {
+        size_t at = i;
+        int32_t cp = t5p_utf8_next(s, n, &i);
+        if (cp < 0 || !t5p_is_space(cp)) {
+            if (first == n) first = at;
+            last = i;
+        }
+    }
+    if (first == n) first = last = 0;
+    *a = first;
+    *b = last;
+}
+
+// Tokenizes text into ids (appended at L->ids + at), truncated to maxlen the way encode does. Returns the
+// count or a negative error.
+static int t5p__encode_into(t5p__pair_line *L, int at, const t5p_tokenizer *tk, const char *text, size_t len, int maxlen,
+                            t5p_tokens *tok, int *cut) {
+    int n = t5p_tokenize(tk, text, len, 0, tok);
+    if (n < 0) return n;
+    L->nbad += tok->nbad;
+    int keep = n;
+    *cut = 0;
+    if (maxlen > 0 && n > maxlen) keep = maxlen, *cut = 1;
+    if (at + keep > L->cap_ids) {
+        int cap = L->cap_ids ? L->cap_ids : 256;
+        while (cap < at + keep) cap *= 2;
+        int32_t *np = (int32_t *)T5P_REALLOC(L->ids, sizeof(int32_t) * (size_t)cap);
+        if (!np) return t5p__err(T5P_ERR_NOMEM, "out of memory");
+        L->ids = np;
+        L->cap_ids = cap;
+    }
+    for (int i = 0; i < keep - 1; i++) L->ids[at + i] = tok->ids[i];
+    if (keep > 0) L->ids[at + keep - 1] = tok->ids[n - 1];  // [CLS] + first keep-2 tokens + [SEP]
+    int unk = t5p_vocab_unk(tk->vocab);
+    for (int i = 0; i < keep; i++) L->unk += L->ids[at + i] == unk && unk >= 0;
+    return keep;
+}
+
+static void t5p__pair_line_run(t5p__pair_line *L, const char *name, long lineno, const t5p_tokenizer *tk,
+                               const t5p_pairs_read_opts *o, t5p_tokens *tok) {
+    L->status = 0, L->ns = L->nt = 0, L->src_cut = L->tgt_cut = 0, L->unk = 0, L->nbad = 0, L->err[0] = 0;
+    const char *src = NULL, *tgt = NULL;
+    size_t nsrc = 0, ntgt = 0;
+    t5p_json *j = NULL;
+    size_t a, b;
+    t5p__strip(L->line, L->len, &a, &b);
+    if (a == b) { L->status = 1; return; }
+    if (o->format == T5P_PAIRS_JSONL) {
+        char what[300];
+        snprintf(what, sizeof what, "%s:%ld", name, lineno);
+        j = t5p_json_parse(L->line, L->len, what);
+        if (!j) { L->status = T5P_ERR_FORMAT; snprintf(L->err, sizeof L->err, "%s", t5p_last_error()); return; }
+        const char *sk = o->src_key ? o->src_key : "source", *tk2 = o->tgt_key ? o->tgt_key : "target";
+        const t5p_json *s = j->type == T5P_JSON_OBJECT ? t5p_json_get(j, sk) : NULL;
+        const t5p_json *t = j->type == T5P_JSON_OBJECT ? t5p_json_get(j, tk2) : NULL;
+        if (!s || s->type != T5P_JSON_STRING || !t || t->type != T5P_JSON_STRING) {
+            L->status = T5P_ERR_FORMAT;
+            snprintf(L->err, sizeof L->err, "%s:%ld: expected a JSON object with string fields \"%s\" and \"%s\"", name,
+                     lineno, sk, tk2);
+            t5p_json_free(j);
+            return;
+        }
+        src = s->str, nsrc = s->len, tgt = t->str, ntgt = t->len;
+    } else {
+        const char *tab = (const char *)memchr(L->line + a, '\t', b - a);
+        int fields = 1;
+        for (size_t i = a; i < b; i++) fields += L->line[i] == '\t';
+        if (fields != 2) {
+            L->status = T5P_ERR_FORMAT;
+            snprintf(L->err, sizeof L->err, "%s:%ld: %d tab-separated field%s, expected 2 (target<TAB>source)", name,
+                     lineno, fields, fields == 1 ? "" : "s");
+            return;
+        }
+        tgt = L->line + a, ntgt = (size_t)(tab - tgt);
+        src = tab + 1, nsrc = (size_t)(L->line + b - src);
+    }
+    int rc = t5p__encode_into(L, 0, tk, src, nsrc, o->max_src, tok, &L->src_cut);
+    if (rc >= 0) {
+        L->ns = rc;
+        rc = t5p__encode_into(L, L->ns, tk, tgt, ntgt, o->max_tgt, tok, &L->tgt_cut);
+        if (rc >= 0) L->nt = rc;
+    }
+    if (rc < 0) {
+        L->status = rc;
+        snprintf(L->err, sizeof L->err, "%s:%ld: %s", name, lineno, t5p_last_error());
+    }
+    t5p_json_free(j);
+}
+
+#define T5P__READ_BATCH 1024
+
+T5PDEF int t5p_pairs_read_text(t5p_pairs *p, FILE *f, const char *name, const t5p_tokenizer *tk,
+                               const t5p_pairs_read_opts *o, t5p_pairs_read_stats *stats) {
+    if (o->format != T5P_PAIRS_JSONL && o->format != T5P_PAIRS_TSV)
+        return t5p__err(T5P_ERR_ARG, "%s: text pairs must be JSONL or TSV", name);
+    t5p_pairs_read_stats st;
+    memset(&st, 0, sizeof st);
+    int nthreads = 1;
+#ifdef _OPENMP
+    nthreads = o->threads > 0 ? o->threads : omp_get_max_threads();
+#endif
+    t5p__pair_line *L = (t5p__pair_line *)T5P_MALLOC(sizeof *L * T5P__READ_BATCH);
+    t5p_tokens *tok = (t5p_tokens *)T5P_MALLOC(sizeof *tok * (size_t)nthreads);
+    if (!L || !tok) { T5P_FREE(L); T5P_FREE(tok); return t5p__err(T5P_ERR_NOMEM, "%s: out of memory", name); }
+    memset(L, 0, sizeof *L * T5P__READ_BATCH);
+    memset(tok, 0, sizeof *tok * (size_t)nthreads);
+    t5p_lines r;
+    t5p_lines_init(&r, f);
+    int rc = 0, eof = 0;
+    int64_t bytes = 0;
+    while (!eof && rc == 0) {
+        int nb = 0;
+        long first_line = r.lineno + 1;
+        while (nb < T5P__READ_BATCH) {
+            long len = t5p_lines_next(&r);
+            if (len < 0) { eof = 1; break; }
+            t5p__pair_line *q = &L[nb++];
+            if ((size_t)len + 1 > q->cap) {
+                size_t cap = (size_t)len + 1 > 2 * q->cap ? (size_t)len + 1 : 2 * q->cap;
+                char *np = (char *)T5P_REALLOC(q->line, cap);
+                if (!np) { rc = t5p__err(T5P_ERR_NOMEM, "%s: out of memory", name); break; }
+                q->line = np;
+                q->cap = cap;
+            }
+            memcpy(q->line, r.buf, (size_t)len + 1);
+            q->len = (size_t)len;
+            bytes += len + 1;
+        }
+        if (rc < 0) break;
+        T5P__OMP(parallel for schedule(dynamic, 8) num_threads(nthreads) if(nb > 16))
+        for (int k = 0; k < nb; k++) {
+            int th = 0;
+#ifdef _OPENMP
+            th = omp_get_thread_num();
+#endif
+            t5p__pair_line_run(&L[k], name, first_line + k, tk, o, &tok[th]);
+        }
+        for (int k = 0; k < nb && rc == 0; k++) {
+            t5p__pair_line *q = &L[k];
+            st.lines++;
+            if (q->status == 1) { st.blank++; continue; }
+            if (q->status < 0) { rc = t5p__err(q->status, "%s", q->err); break; }
+            rc = t5p_pairs_add(p, q->ids, q->ns, q->ids + q->ns, q->nt);
+            if (rc < 0) break;
+            st.pairs++;
+            st.src_truncated += q->src_cut;
+            st.tgt_truncated += q->tgt_cut;
+            st.src_tokens += q->ns;
+            st.tgt_tokens += q->nt;
+            st.unk += q->unk;
+            st.nbad += q->nbad;
+        }
+        if (o->progress) o->progress(o->ctx, p->n, bytes);
+    }
+    if (rc == 0 && ferror(f)) rc = t5p__err(T5P_ERR_IO, "%s: read error", name);
+    for (int k = 0; k < T5P__READ_BATCH; k++) { T5P_FREE(L[k].line); T5P_FREE(L[k].ids); }
+    for (int k = 0; k < nthreads; k++) t5p_tokens_free(&tok[k]);
+    T5P_FREE(L);
+    T5P_FREE(tok);
+    t5p_lines_free(&r);
+    if (stats) *stats = st;
+    return rc;
+}
+
+// --- shards
+
+#define T5P__SHARD_HEADER 72
+
+// The shard checksum over a byte stream, 8-byte little-endian words, the last one zero-padded.
+typedef struct {
+    uint64_t h;
+    unsigned char pend[8];
+    int np;
+} t5p__whash;
+
+static void t5p__whash_add(t5p__whash *w, const void *data, size_t n) {
+    const unsigned char *s = (const unsigned char *)data;
+    while (n && w->np) {  // finish a partial word
+        w->pend[w->np++] = *s++, n--;
+        if (w->np == 8) {
+            uint64_t x = 0;
+            for (int b = 0; b < 8; b++) x |= (uint64_t)w->pend[b] << (8 * b);
+            w->h = (w->h ^ x) * T5P__FNV_PRIME;
+            w->np = 0;
+        }
+    }
+    uint64_t h = w->h;
+    for (; n >= 8; s += 8, n -= 8) {
+        uint64_t x;
+        memcpy(&x, s, 8);  // little-endian host (checked by the callers)
+        h = (h ^ x) * T5P__FNV_PRIME;
+    }
+    w->h = h;
+    while (n) w->pend[w->np++] = *s++, n--;
+}
+
+static uint64_t t5p__whash_end(t5p__whash *w) {
+    if (w->np) {
+        while (w->np < 8) w->pend[w->np++] = 0;
+        uint64_t x = 0;
+        for (int b = 0; b < 8; b++) x |= (uint64_t)w->pend[b] << (8 * b);
+        w->h = (w->h ^ x) * T5P__FNV_PRIME;
+        w->np = 0;
+    }
+    return w->h;
+}
+
+static void t5p__put32(unsigned char *p, uint32_t x) { for (int b = 0; b < 4; b++) p[b] = (unsigned char)(x >> (8 * b)); }
+static void t5p__put64(unsigned char *p, uint64_t x) { for (int b = 0; b < 8; b++) p[b] = (unsigned char)(x >> (8 * b)); }
+static uint32_t t5p__get32(const unsigned char *p) { uint32_t x = 0; for (int b = 0; b < 4; b++) x |= (uint32_t)p[b] << (8 * b); return x; }
+static uint64_t t5p__get64(const unsigned char *p) { uint64_t x = 0; for (int b = 0; b < 8; b++) x |= (uint64_t)p[b] << (8 * b); return x; }
+
+T5PDEF t5p_shard_info t5p_shard_info_of(const t5p_tokenizer *tk, int max_src, int max_tgt) {
+    t5p_shard_info s;
+    memset(&s, 0, sizeof s);
+    s.vocab_hash = t5p_vocab_hash(tk->vocab);
+    s.vocab_size = t5p_vocab_size(tk->vocab);
+    s.jieba_total = tk->jieba ? (uint64_t)t5p_jieba_total(tk->jieba) : 0;
+    s.flags = (tk->jieba ? 0u : (uint32_t)T5P_SHARD_NO_JIEBA) | (tk->keep_case ? (uint32_t)T5P_SHARD_CASED : 0u);
+    s.max_src = max_src;
+    s.max_tgt = max_tgt;
+    return s;
+}
+
+// The global offsets of pairs [k0, k1) written as little-endian u64 into out (2 per pair); base = ids before k0.
+static void t5p__shard_offsets(const t5p_pairs *p, int64_t k0, int64_t k1, int64_t *base, int64_t *out) {
+    for (int64_t k = k0; k < k1; k++) {
+        const int32_t *s, *t;
+        int ns, nt;
+        t5p_pairs_get(p, k, &s, &ns, &t, &nt);
+        out[2 * (k - k0)] = *base + ns;
+        out[2 * (k - k0) + 1] = *base + ns + nt;
+        *base += ns + nt;
+    }
+}
+
+T5PDEF int t5p_shard_save(const t5p_pairs *p, const char *path, const t5p_shard_info *info) {
+    if (!t5p__little_endian()) return t5p__err(T5P_ERR_ARG, "%s: shards need a little-endian host", path);
+    enum { CHUNK = 8192 };
+    int64_t *offs = (int64_t *)T5P_MALLOC(sizeof(int64_t) * 2 * CHUNK);
+    if (!offs) return t5p__err(T5P_ERR_NOMEM, "%s: out of memory", path);
+    // checksum first (offsets, then every part's ids in order), then the same bytes are written
+    t5p__whash w = {T5P__FNV_OFFSET, {0}, 0};
+    for (int pass = 0; pass < 2; pass++) {
+        t5p_atomic_file a;
+        int rc = 0;
+        if (pass == 1) {
+            unsigned char h[T5P__SHARD_HEADER];
+            memset(h, 0, sizeof h);
+            memcpy(h, "T5PSHARD", 8);
+            t5p__put32(h + 8, 1);
+            t5p__put32(h + 12, info->flags);
+            t5p__put64(h + 16, info->vocab_hash);
+            t5p__put64(h + 24, info->jieba_total);
+            t5p__put32(h + 32, (uint32_t)info->vocab_size);
+            t5p__put32(h + 36, (uint32_t)info->max_src);
+            t5p__put32(h + 40, (uint32_t)info->max_tgt);
+            t5p__put64(h + 48, (uint64_t)p->n);
+            t5p__put64(h + 56, (uint64_t)p->ntok);
+            t5p__put64(h + 64, t5p__whash_end(&w));
+            rc = t5p_atomic_open(&a, path);
+            if (rc == 0) rc = t5p_atomic_write(&a, h, sizeof h);
+            if (rc < 0) { if (a.tmp) t5p_atomic_abort(&a); T5P_FREE(offs); return rc; }
+        }
+        int64_t zero = 0, base = 0;
+        if (pass == 0) t5p__whash_add(&w, &zero, 8);
+        else rc = t5p_atomic_write(&a, &zero, 8);
+        for (int64_t k0 = 0; k0 < p->n && rc == 0; k0 += CHUNK) {
+            int64_t k1 = k0 + CHUNK < p->n ? k0 + CHUNK : p->n;
+            t5p__shard_offsets(p, k0, k1, &base, offs);
+            size_t nbytes = sizeof(int64_t) * 2 * (size_t)(k1 - k0);
+            if (pass == 0) t5p__whash_add(&w, offs, nbytes);
+            else rc = t5p_atomic_write(&a, offs, nbytes);
+        }
+        for (int q = 0; q < p->nparts && rc == 0; q++) {
+            const t5p__pairs_part *pt = &p->parts[q];
+            size_t nbytes = sizeof(int32_t) * (size_t)pt->off[2 * pt->n];
+            const int32_t *ids = pt->ids + pt->off[0];
+            if (pass == 0) t5p__whash_add(&w, ids, nbytes);
+            else rc = t5p_atomic_write(&a, ids, nbytes);
+        }
+        if (pass == 1) {
+            if (rc == 0) rc = t5p_atomic_commit(&a);
+            else t5p_atomic_abort(&a);
+            T5P_FREE(offs);
+            return rc;
+        }
+    }
+    T5P_FREE(offs);
+    return 0;
+}
+
+T5PDEF int t5p_shard_load(t5p_pairs *p, const char *path, t5p_shard_info *info) {
+    if (!t5p__little_endian()) return t5p__err(T5P_ERR_ARG, "%s: shards need a little-endian host", path);
+    int fd = open(path, O_RDONLY);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        int rc = t5p__err(T5P_ERR_IO, "%s: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return rc;
+    }
+    if (S_ISDIR(sb.st_mode)) { close(fd); return t5p__err(T5P_ERR_IO, "%s: is a directory", path); }
+    size_t size = (size_t)sb.st_size;
+    if (size < T5P__SHARD_HEADER) {
+        close(fd);
+        return t5p__err(T5P_ERR_FORMAT, "%s: %zu bytes: too short for a shard (truncated?)", path, size);
+    }
+    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int mapped = map != MAP_FAILED;
+    if (!mapped) {
+        map = T5P_MALLOC(size);
+        size_t got = 0;
+        while (map && got < size) {
+            ssize_t k = read(fd, (char *)map + got, size - got);
+            if (k < 0 && errno == EINTR) continue;
+            if (k <= 0) break;
+            got += (size_t)k;
+        }
+        if (!map || got != size) {
+            close(fd);
+            T5P_FREE(map);
+            return t5p__err(map ? T5P_ERR_IO : T5P_ERR_NOMEM, "%s: cannot read %zu bytes", path, size);
+        }
+    }
+    close(fd);
+    const unsigned char *h = (const unsigned char *)map;
+    int rc = 0;
+    uint64_t n = t5p__get64(h + 48), m = t5p__get64(h + 56);
+    if (memcmp(h, "T5PSHARD", 8) != 0) rc = t5p__err(T5P_ERR_FORMAT, "%s: not a t5p shard (bad magic)", path);
+    else if (t5p__get32(h + 8) != 1)
+        rc = t5p__err(T5P_ERR_FORMAT, "%s: shard version %u (this t5p reads version 1)", path, t5p__get32(h + 8));
+    else if (n > ((uint64_t)1 << 40) || m > ((uint64_t)1 << 42))
+        rc = t5p__err(T5P_ERR_FORMAT, "%s: implausible header (%llu pairs, %llu ids): corrupt file", path,
+                      (unsigned long long)n, (unsigned long long)m);
+    else {
+        uint64_t need = T5P__SHARD_HEADER + 8 * (2 * n + 1) + 4 * m;
+        if (need != (uint64_t)size)
+            rc = t5p__err(T5P_ERR_FORMAT, "%s: %zu bytes, but a shard of %llu pairs and %llu ids has %llu: %s", path, size,
+                          (unsigned long long)n, (unsigned long long)m, (unsigned long long)need,
+                          need > (uint64_t)size ? "truncated file" : "trailing bytes");
+    }
+    t5p_shard_info in;
+    memset(&in, 0, sizeof in);
+    if (rc == 0) {
+        in.flags = t5p__get32(h + 12);
+        in.vocab_hash = t5p__get64(h + 16);
+        in.jieba_total = t5p__get64(h + 24);
+        in.vocab_size = (int)t5p__get32(h + 32);
+        in.max_src = (int)t5p__get32(h + 36);
+        in.max_tgt = (int)t5p__get32(h + 40);
+        t5p__whash w = {T5P__FNV_OFFSET, {0}, 0};
+        t5p__whash_add(&w, h + T5P__SHARD_HEADER, size - T5P__SHARD_HEADER);
+        if (t5p__whash_end(&w) != t5p__get64(h + 64))
+            rc = t5p__err(T5P_ERR_FORMAT, "%s: checksum mismatch: the file is corrupt", path);
+        else if (in.vocab_size <= 0)
+            rc = t5p__err(T5P_ERR_FORMAT, "%s: vocabulary size %d", path, in.vocab_size);
+    }
+    const int64_t *off = (const int64_t *)(h + T5P__SHARD_HEADER);
+    const int32_t *ids = (const int32_t *)(h + T5P__SHARD_HEADER + 8 * (2 * n + 1));
+    if (rc == 0) {
+        if (off[0] != 0) rc = t5p__err(T5P_ERR_FORMAT, "%s: first offset is %lld, not 0", path, (long long)off[0]);
+        for (uint64_t i = 1; i <= 2 * n && rc == 0; i++)
+            if (off[i] < off[i - 1])
+                rc = t5p__err(T5P_ERR_FORMAT, "%s: pair %llu: offsets decrease", path, (unsigned long long)((i - 1) / 2));
+        if (rc == 0 && (uint64_t)off[2 * n] != m)
+            rc = t5p__err(T5P_ERR_FORMAT, "%s: offsets end at %lld, not at the %llu ids", path, (long long)off[2 * n],
+                          (unsigned long long)m);
+        for (uint64_t i = 0; i < m && rc == 0; i++)
+            if (ids[i] < 0 || ids[i] >= in.vocab_size) {
+                uint64_t lo = 0, hi = n;  // the pair holding id i
+                while (lo < hi) {
+                    uint64_t mid = (lo + hi) / 2;
+                    if ((uint64_t)off[2 * mid + 2] <= i) lo = mid + 1;
+                    else hi = mid;
+                }
+                rc = t5p__err(T5P_ERR_FORMAT, "%s: pair %llu: id %d outside the vocabulary [0, %d)", path,
+                              (unsigned long long)lo, ids[i], in.vocab_size);
+            }
+    }
+    t5p__pairs_part *q = rc == 0 ? t5p__pairs_push(p) : NULL;
+    if (rc == 0 && !q) rc = t5p__err(T5P_ERR_NOMEM, "%s: out of memory", path);
+    if (rc < 0) {
+        if (mapped) munmap(map, size);
+        else T5P_FREE(map);
+        return rc;
+    }
+    q->n = (int64_t)n;
+    q->off = (int64_t *)off;
+    q->ids = (int32_t *)ids;
+    q->nids = (int64_t)m;
+    q->map = map;
+    q->map_size = size;
+    q->mapped = mapped;
+    p->n += (int64_t)n;
+    p->ntok += (int64_t)m;
+    if (info) *info = in;
+    return 0;
+}
+
+// --- batches
+
+T5PDEF int t5p_batch_make(t5p_batch *b, const t5p_pairs *p, const int64_t *idx, int n, int max_src, int max_tgt,
+                          int pad_id) {
+    if (n <= 0) return t5p__err(T5P_ERR_ARG, "batch: %d rows", n);
+    int S = 1, T = 2;
+    for (int r = 0; r < n; r++) {
+        const int32_t *s, *t;
+        int ns, nt;
+        t5p_pairs_get(p, idx[r], &s, &ns, &t, &nt);
+        if (max_src > 0 && ns > max_src) ns = max_src;
+        if (max_tgt > 0 && nt > max_tgt) nt = max_tgt;
+        if (ns > S) S = ns;
+        if (nt > T) T = nt;
+    }
+    if ((size_t)n * S > (size_t)b->cap_src) {
+        int *np = (int *)T5P_REALLOC(b->src, sizeof(int) * (size_t)n * S);
+        if (!np) return t5p__err(T5P_ERR_NOMEM, "batch: out of memory");
+        b->src = np, b->cap_src = n * S;
+    }
+    if ((size_t)n * T > (size_t)b->cap_tgt) {
+        int *np = (int *)T5P_REALLOC(b->tgt, sizeof(int) * (size_t)n * T);
+        if (!np) return t5p__err(T5P_ERR_NOMEM, "batch: out of memory");
+        b->tgt = np, b->cap_tgt = n * T;
+    }
+    b->B = n, b->S = S, b->T = T, b->src_tokens = b->tgt_tokens = 0;
+    for (int r = 0; r < n; r++) {
+        const int32_t *s, *t;
+        int ns, nt;
+        t5p_pairs_get(p, idx[r], &s, &ns, &t, &nt);
+        int ks = max_src > 0 && ns > max_src ? max_src : ns, kt = max_tgt > 0 && nt > max_tgt ? max_tgt : nt;
+        int *rs = b->src + (size_t)r * S, *rt = b->tgt + (size_t)r * T;
+        for (int i = 0; i < S; i++) rs[i] = pad_id;
+        for (int i = 0; i < T; i++) rt[i] = pad_id;
+        for (int i = 0; i < ks - 1; i++) rs[i] = s[i];  // first ks-1 ids and the last, as encode truncates
+        if (ks > 0) rs[ks - 1] = s[ns - 1];
+        for (int i = 0; i < kt - 1; i++) rt[i] = t[i];
+        if (kt > 0) rt[kt - 1] = t[nt - 1];
+        for (int i = 0; i < S; i++) b->src_tokens += rs[i] != pad_id;
+        for (int i = 0; i < T; i++) b->tgt_tokens += rt[i] != pad_id;
+    }
+    return 0;
+}
+
+T5PDEF void t5p_batch_free(t5p_batch *b) {
+    T5P_FREE(b->src);
+    T5P_FREE(b->tgt);
+    memset(b, 0, sizeof *b);
+}
+
+T5PDEF void t5p_pairs_order(int64_t *order, int64_t n, uint64_t seed, int64_t epoch, int shuffle) {
+    for (int64_t i = 0; i < n; i++) order[i] = i;
+    if (!shuffle) return;
+    uint64_t key = t5p__mix64(seed ^ t5p__mix64((uint64_t)epoch + 0x5EED));
+    for (int64_t i = n - 1; i > 0; i--) {  // Fisher-Yates
+        uint64_t r = t5p__mix64(key + (uint64_t)i);
+        int64_t j = (int64_t)(r % (uint64_t)(i + 1));
+        int64_t t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+}
+
+// ----------------------------------------------------------------------------
 // 10. metrics
 //
 // Exactness notes. Every float operation is the one Python performs, in the same order: counts
@@ -6104,6 +7373,277 @@ T5PDEF int t5p_repr_double(char *buf, size_t size, double x) {
     }
     o[k] = 0;
     return snprintf(buf, size, "%s", o);
+}
+
+// ----------------------------------------------------------------------------
+// 11. train
+
+struct t5p_trainer {
+    t5p_model *m;             // borrowed
+    const t5p_pairs *data;    // borrowed
+    t5p_train_config cfg;
+    t5p_optim *opt;
+    t5p_param_tensor *tab;    // parameter names and shapes (the optimizer's list points into it)
+    int ntab;
+    int64_t step, epoch, pos;
+    int64_t *order, order_epoch;  // the data order of epoch order_epoch (-1: not computed)
+    t5p_batch batch;
+    double *part;             // gradient-norm partial sums
+    int64_t nblocks;
+};
+
+#define T5P__NORM_BLOCK 65536
+
+T5PDEF t5p_train_config t5p_train_config_default(void) {
+    t5p_train_config c = {32, 384, 128, 1, 1};
+    return c;
+}
+
+T5PDEF void t5p_trainer_free(t5p_trainer *t) {
+    if (!t) return;
+    t5p_optim_free(t->opt);
+    t5p_batch_free(&t->batch);
+    T5P_FREE(t->tab);
+    T5P_FREE(t->order);
+    T5P_FREE(t->part);
+    T5P_FREE(t);
+}
+
+T5PDEF t5p_trainer *t5p_trainer_new(t5p_model *m, const t5p_optim_config *ocfg, const t5p_pairs *data,
+                                    const t5p_train_config *cfg) {
+    if (cfg->batch <= 0 || cfg->max_src < 0 || cfg->max_tgt < 0 || cfg->max_tgt == 1) {
+        t5p__err(T5P_ERR_ARG, "trainer: batch %d, max_src %d, max_tgt %d (batch > 0, max_tgt 0 or >= 2)", cfg->batch,
+                 cfg->max_src, cfg->max_tgt);
+        return NULL;
+    }
+    if (t5p_pairs_count(data) <= 0) { t5p__err(T5P_ERR_ARG, "trainer: no training pairs"); return NULL; }
+    if (t5p_model_zero_grad(m) < 0) return NULL;
+    t5p_trainer *t = (t5p_trainer *)T5P_MALLOC(sizeof *t);
+    if (!t) { t5p__err(T5P_ERR_NOMEM, "trainer: out of memory"); return NULL; }
+    memset(t, 0, sizeof *t);
+    t->m = m, t->data = data, t->cfg = *cfg, t->order_epoch = -1;
+    t->ntab = t5p_param_tensors(&m->cfg, NULL, NULL);
+    t->tab = (t5p_param_tensor *)T5P_MALLOC(sizeof *t->tab * (size_t)t->ntab);
+    t5p_param *ps = (t5p_param *)T5P_MALLOC(sizeof *ps * (size_t)t->ntab);
+    t->order = (int64_t *)T5P_MALLOC(sizeof(int64_t) * (size_t)t5p_pairs_count(data));
+    t->nblocks = (int64_t)((m->num_params + T5P__NORM_BLOCK - 1) / T5P__NORM_BLOCK);
+    t->part = (double *)T5P_MALLOC(sizeof(double) * (size_t)(t->nblocks ? t->nblocks : 1));
+    if (!t->tab || !ps || !t->order || !t->part) {
+        T5P_FREE(ps);
+        t5p_trainer_free(t);
+        t5p__err(T5P_ERR_NOMEM, "trainer: out of memory");
+        return NULL;
+    }
+    t5p_param_tensors(&m->cfg, m->params, t->tab);
+    for (int k = 0; k < t->ntab; k++) {
+        const t5p_param_tensor *e = &t->tab[k];
+        memset(&ps[k], 0, sizeof ps[k]);
+        ps[k].name = e->name;
+        ps[k].w = e->data;
+        ps[k].g = m->grads + e->offset;
+        ps[k].ndim = e->ndim;
+        ps[k].shape[0] = e->shape[0];
+        ps[k].shape[1] = e->shape[1];
+        ps[k].is_norm = e->is_norm;
+    }
+    t->opt = t5p_optim_new(ocfg, ps, t->ntab);
+    T5P_FREE(ps);
+    if (!t->opt) { t5p_trainer_free(t); return NULL; }
+    m->seed = cfg->seed;
+    m->step = 0;
+    return t;
+}
+
+T5PDEF int64_t t5p_trainer_steps_per_epoch(const t5p_trainer *t) {
+    int64_t n = t5p_pairs_count(t->data);
+    return (n + t->cfg.batch - 1) / t->cfg.batch;
+}
+
+T5PDEF const t5p_optim *t5p_trainer_optim(const t5p_trainer *t) { return t->opt; }
+
+// L2 norm of the gradient, summed in fixed blocks (the same for any thread count).
+static double t5p__grad_norm(t5p_trainer *t) {
+    const float *g = t->m->grads;
+    const int64_t n = (int64_t)t->m->num_params, nb = t->nblocks;
+    double *part = t->part;
+    T5P__OMP(parallel for schedule(static) if(n >= T5P_PAR_MIN))
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t e = (b + 1) * T5P__NORM_BLOCK < n ? (b + 1) * T5P__NORM_BLOCK : n;
+        double s = 0;
+        for (int64_t i = b * T5P__NORM_BLOCK; i < e; i++) s += (double)g[i] * g[i];
+        part[b] = s;
+    }
+    double s = 0;
+    for (int64_t b = 0; b < nb; b++) s += part[b];
+    return sqrt(s);
+}
+
+T5PDEF int t5p_trainer_step(t5p_trainer *t, t5p_train_step *out) {
+    t5p_model *m = t->m;
+    const int64_t n = t5p_pairs_count(t->data);
+    if (t->pos >= n) t->epoch++, t->pos = 0;  // a position past the end (data shrank): next epoch
+    if (t->order_epoch != t->epoch) {
+        t5p_pairs_order(t->order, n, t->cfg.seed, t->epoch, t->cfg.shuffle);
+        t->order_epoch = t->epoch;
+    }
+    int cnt = (int)(n - t->pos < t->cfg.batch ? n - t->pos : t->cfg.batch);
+    int rc = t5p_batch_make(&t->batch, t->data, t->order + t->pos, cnt, t->cfg.max_src, t->cfg.max_tgt, m->cfg.pad_id);
+    if (rc < 0) return rc;
+    const t5p_batch *b = &t->batch;
+    if ((rc = t5p_model_zero_grad(m)) < 0) return rc;
+    if ((rc = t5p_model_forward(m, b->src, b->tgt, b->B, b->S, b->T, 1)) < 0) return rc;
+    if (!isfinite(m->loss)) {
+        m->step--;  // this step did not happen
+        return t5p__err(T5P_ERR_NONFINITE, "step %lld: the loss is %s (epoch %lld, batch of %d pairs at position %lld)",
+                        (long long)t->step + 1, isnan(m->loss) ? "NaN" : "infinite", (long long)t->epoch, cnt,
+                        (long long)t->pos);
+    }
+    if ((rc = t5p_model_backward(m)) < 0) { m->step--; return rc; }
+    double gn = t5p__grad_norm(t);
+    if (!isfinite(gn)) {
+        m->step--;
+        return t5p__err(T5P_ERR_NONFINITE, "step %lld: the gradient is %s (loss %g)", (long long)t->step + 1,
+                        isnan(gn) ? "NaN" : "infinite", (double)m->loss);
+    }
+    double lr = t5p_optim_lr(t->opt);
+    if ((rc = t5p_optim_step(t->opt)) < 0) { m->step--; return rc; }
+    t->step++;
+    t->pos += cnt;
+    int done = t->pos >= n;
+    if (done) t->epoch++, t->pos = 0;
+    if (out) {
+        out->step = t->step, out->epoch = t->epoch, out->pos = t->pos, out->epoch_done = done;
+        out->loss = m->loss, out->acc = m->acc, out->ntokens = m->ntokens;
+        out->B = b->B, out->S = b->S, out->T = b->T;
+        out->src_tokens = b->src_tokens, out->tgt_tokens = b->tgt_tokens;
+        out->grad_norm = gn, out->lr = lr;
+    }
+    return 0;
+}
+
+static const char *const t5p__ckpt_files[] = {"model.safetensors", "vocab.txt",        "config.json",
+                                              "optimizer.safetensors", "train_state.json", NULL};
+
+T5PDEF int t5p_trainer_save(const t5p_trainer *t, const char *dir) {
+    int kind = t5p__exists(dir);
+    if (kind == 1) return t5p__err(T5P_ERR_IO, "%s: exists and is not a directory", dir);
+    char *tmp = t5p__dir_tmp(dir, t5p__ckpt_files);
+    if (!tmp) return T5P_ERR_IO;
+    char *op = t5p__path_join(tmp, "optimizer.safetensors"), *sp = t5p__path_join(tmp, "train_state.json");
+    int rc = op && sp ? 0 : t5p__err(T5P_ERR_NOMEM, "out of memory");
+    if (rc == 0) rc = t5p__model_write_files(t->m, tmp);
+    if (rc == 0) rc = t5p_optim_save(t->opt, op);
+    if (rc == 0) {
+        t5p_train_state s;
+        memset(&s, 0, sizeof s);
+        s.step = t->step;
+        s.seed = t->cfg.seed;
+        s.rng[0] = t->m->step;  // the dropout counter
+        s.epoch = t->epoch;
+        s.data_pos = t->pos;
+        snprintf(s.optim, sizeof s.optim, "%s", t5p_optim_name(t->opt->cfg.kind));
+        s.loss = t->m->loss;
+        rc = t5p_train_state_save(sp, &s);
+    }
+    T5P_FREE(op);
+    T5P_FREE(sp);
+    char *old = NULL;
+    if (rc == 0 && kind == 2) {  // replace: move the old checkpoint aside first
+        size_t n = strlen(dir) + 32;
+        old = (char *)T5P_MALLOC(n);
+        if (!old) rc = t5p__err(T5P_ERR_NOMEM, "out of memory");
+        else {
+            snprintf(old, n, "%s.old.%ld", dir, (long)getpid());
+            if (rename(dir, old) != 0) rc = t5p__err(T5P_ERR_IO, "%s: cannot move it aside to %s: %s", dir, old, strerror(errno));
+        }
+    }
+    if (rc == 0) rc = t5p__dir_commit(tmp, dir, t5p__ckpt_files);
+    else {
+        t5p__remove_files(tmp, t5p__ckpt_files);
+        rmdir(tmp);
+    }
+    if (old) {
+        if (rc == 0) {
+            t5p__remove_files(old, t5p__ckpt_files);
+            rmdir(old);
+        } else rename(old, dir);  // put the old one back
+        T5P_FREE(old);
+    }
+    T5P_FREE(tmp);
+    return rc;
+}
+
+T5PDEF int t5p_trainer_load(t5p_trainer *t, const char *dir) {
+    char *cp = t5p__path_join(dir, "config.json"), *wp = t5p__path_join(dir, "model.safetensors");
+    char *op = t5p__path_join(dir, "optimizer.safetensors"), *sp = t5p__path_join(dir, "train_state.json");
+    int rc = cp && wp && op && sp ? 0 : t5p__err(T5P_ERR_NOMEM, "out of memory");
+    t5p_config c;
+    t5p_train_state s;
+    const t5p_config *mc = &t->m->cfg;
+    if (rc == 0) rc = t5p_config_load(&c, cp);
+    if (rc == 0 && (c.vocab_size != mc->vocab_size || c.d_model != mc->d_model || c.d_ff != mc->d_ff ||
+                    c.num_heads != mc->num_heads || c.d_kv != mc->d_kv || c.num_layers != mc->num_layers ||
+                    c.num_decoder_layers != mc->num_decoder_layers || c.num_buckets != mc->num_buckets ||
+                    c.max_distance != mc->max_distance))
+        rc = t5p__err(T5P_ERR_FORMAT, "%s: the checkpoint's model (d_model %d, %d+%d layers, vocab %d) is not this "
+                      "model (d_model %d, %d+%d layers, vocab %d)", dir, c.d_model, c.num_layers, c.num_decoder_layers,
+                      c.vocab_size, mc->d_model, mc->num_layers, mc->num_decoder_layers, mc->vocab_size);
+    if (rc == 0) rc = t5p_train_state_load(sp, &s);
+    if (rc == 0 && s.seed != t->cfg.seed)
+        rc = t5p__err(T5P_ERR_ARG, "%s: the checkpoint was trained with seed %llu, not %llu", dir,
+                      (unsigned long long)s.seed, (unsigned long long)t->cfg.seed);
+    if (rc == 0 && strcmp(s.optim, t5p_optim_name(t->opt->cfg.kind)) != 0)
+        rc = t5p__err(T5P_ERR_ARG, "%s: the checkpoint's optimizer is '%s', not '%s'", dir, s.optim,
+                      t5p_optim_name(t->opt->cfg.kind));
+    if (rc == 0 && s.data_pos > t5p_pairs_count(t->data))
+        rc = t5p__err(T5P_ERR_ARG, "%s: the checkpoint stopped at pair %lld of an epoch, but the data has %lld pairs", dir,
+                      (long long)s.data_pos, (long long)t5p_pairs_count(t->data));
+    if (rc == 0) rc = t5p_model_load_weights(t->m, wp);
+    if (rc == 0) rc = t5p_optim_load(t->opt, op);
+    if (rc == 0 && t5p_optim_steps(t->opt) != s.step)
+        rc = t5p__err(T5P_ERR_FORMAT, "%s: optimizer state at step %ld but training state at step %lld", dir,
+                      t5p_optim_steps(t->opt), (long long)s.step);
+    if (rc == 0) {
+        t->step = s.step, t->epoch = s.epoch, t->pos = s.data_pos, t->order_epoch = -1;
+        t->m->seed = s.seed;
+        t->m->step = s.rng[0];
+    }
+    T5P_FREE(cp);
+    T5P_FREE(wp);
+    T5P_FREE(op);
+    T5P_FREE(sp);
+    return rc;
+}
+
+T5PDEF int t5p_trainer_eval(t5p_trainer *t, const t5p_pairs *dev, int batch, double *loss, double *acc) {
+    int64_t n = t5p_pairs_count(dev);
+    if (batch <= 0) batch = t->cfg.batch;
+    int64_t *idx = (int64_t *)T5P_MALLOC(sizeof(int64_t) * (size_t)batch);
+    if (!idx) return t5p__err(T5P_ERR_NOMEM, "out of memory");
+    t5p_batch b;
+    memset(&b, 0, sizeof b);
+    double sl = 0, sc = 0;
+    int64_t ntok = 0;
+    int rc = 0;
+    for (int64_t k = 0; k < n && rc == 0; k += batch) {
+        int cnt = (int)(n - k < batch ? n - k : batch);
+        for (int i = 0; i < cnt; i++) idx[i] = k + i;
+        rc = t5p_batch_make(&b, dev, idx, cnt, t->cfg.max_src, t->cfg.max_tgt, t->m->cfg.pad_id);
+        if (rc == 0) rc = t5p_model_forward(t->m, b.src, b.tgt, b.B, b.S, b.T, 0);
+        if (rc == 0) {
+            sl += (double)t->m->loss * t->m->ntokens;
+            sc += (double)t->m->acc * t->m->ntokens;
+            ntok += t->m->ntokens;
+        }
+    }
+    t->m->has_acts = 0;  // nothing to differentiate
+    t5p_batch_free(&b);
+    T5P_FREE(idx);
+    if (rc == 0) {
+        *loss = ntok ? sl / (double)ntok : 0;
+        *acc = ntok ? sc / (double)ntok : 0;
+    }
+    return rc;
 }
 
 #endif  // T5P_IMPLEMENTATION_DONE
