@@ -17,10 +17,14 @@
      5. io          float16/bfloat16, atomic files, safetensors (mmap),
                     training-state files
      6. model       mT5 v1.1 network on the CPU: config, parameter layout and HF names, layer
-                    forward/backward pairs, encoder-decoder forward, backward, loss (two flavours)
+                    forward/backward pairs, encoder-decoder forward, backward, loss (two flavours);
+                    model directories (config.json, model.safetensors, vocab.txt) both ways with transformers
      7. optim       Adafactor (bert4keras and Hugging Face styles), Adam, AdamW, LR schedule,
                     optimizer state files
+     8. data        training pairs (JSONL, CSL/LCSTS TSV) tokenized in parallel, pretokenized shards,
+                    padded batches, seeded epoch order
     10. metrics     ROUGE-1/2/L F (rouge 1.0.0 / 1.0.1) and BLEU (nltk, method1) as finetune.py scored titles
+    11. train       the training loop: steps, checkpoints (atomic), exact resume, non-finite stops, evaluation
 
    OPTIONS (define before including with T5P_IMPLEMENTATION)
      T5P_STATIC                 make every function static
