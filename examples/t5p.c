@@ -1392,10 +1392,12 @@ static int cmd_train(int argc, char **argv) {
 #ifdef _OPENMP
         nth = omp_get_max_threads();
 #endif
+        char lrs[40] = "relative";
+        if (o.v[TO_LR]) snprintf(lrs, sizeof lrs, "%g", atof(o.v[TO_LR]));
         fprintf(stderr, "t5p train: %s model (%s, d_model %d, %d+%d layers, vocab %d, %.2f M parameters), %s lr %s, "
                 "%lld pairs, batch %d, %lld steps/epoch; %s step %lld of %lld; %d threads; setup %.1f s\n",
                 preset ? cfgname : "custom", t5p_flavor_name(c->flavor), c->d_model, c->num_layers, c->num_decoder_layers,
-                c->vocab_size, m->num_params / 1e6, o.v[TO_OPTIM], o.v[TO_LR] ? o.v[TO_LR] : "relative",
+                c->vocab_size, m->num_params / 1e6, o.v[TO_OPTIM], lrs,
                 (long long)np, tc.batch, (long long)spe, resume ? "resuming at" : "from", (long long)s.step,
                 (long long)total, nth, now_s() - t_start);
     }
