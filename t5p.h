@@ -145,6 +145,9 @@ T5PDEF const t5p_json *t5p_json_get(const t5p_json *obj, const char *key);
 // t5p_free the result; *len (if not NULL) gets its length. NULL on allocation failure.
 T5PDEF char *t5p_json_dump(const t5p_json *j, size_t *len);
 
+// Python's repr() of a float (shortest digits that read back exactly): "0.5", "1e-05". Returns the length.
+T5PDEF int t5p_repr_double(char *buf, size_t size, double x);
+
 // ----------------------------------------------------------------------------
 // 2. jieba: declarations
 //
@@ -780,8 +783,6 @@ T5PDEF int t5p_metrics_add(t5p_metrics *m, const char *pred, long npred, const c
                            t5p_scores *line);
 T5PDEF t5p_scores t5p_metrics_mean(const t5p_metrics *m);  // all 0 when nothing was counted
 
-// Python's repr() of a float (shortest digits that read back exactly): "0.5", "1e-05". Returns the length.
-T5PDEF int t5p_repr_double(char *buf, size_t size, double x);
 
 #ifdef __cplusplus
 }
@@ -1364,48 +1365,55 @@ static void t5p__json_write_int(t5p__buf *b, int64_t x) {
     t5p__buf_add(b, tmp, (size_t)k);
 }
 
-// A double as Python's repr writes it: the shortest digits that round-trip, fixed notation for
-// decimal exponents -4..15 (with ".0" when integral), else d.ddde+XX; NaN, Infinity, -Infinity.
+// Python's repr of a double: the fewest significant digits that read back to x, in fixed notation
+// for decimal exponents -4..15 (with ".0" when integral), else d.ddde+XX; nan, inf, -inf.
+T5PDEF int t5p_repr_double(char *buf, size_t size, double x) {
+    char tmp[40];
+    if (isnan(x)) return snprintf(buf, size, "nan");
+    if (isinf(x)) return snprintf(buf, size, x > 0 ? "inf" : "-inf");
+    if (x == 0.0) return snprintf(buf, size, signbit(x) ? "-0.0" : "0.0");
+    int p = 1;
+    // Fewest significant digits that read back to x, correctly rounded (like Python's dtoa mode 0;
+    // at an exact power of two Python may pick a neighbouring last digit that this misses).
+    for (; p < 17; p++) {
+        snprintf(tmp, sizeof tmp, "%.*e", p - 1, x);
+        if (strtod(tmp, NULL) == x) break;
+    }
+    snprintf(tmp, sizeof tmp, "%.*e", p - 1, x);
+    char digits[24];
+    int nd = 0, neg = tmp[0] == '-';
+    const char *q = tmp + neg;
+    for (; *q && *q != 'e'; q++)
+        if (*q >= '0' && *q <= '9') digits[nd++] = *q;
+    while (nd > 1 && digits[nd - 1] == '0') nd--;
+    int decpt = atoi(q + 1) + 1;  // x = 0.d1d2... * 10^decpt
+    char o[64];
+    int k = 0;
+    if (neg) o[k++] = '-';
+    if (decpt <= -4 || decpt > 16) {  // Python's repr switches to exponent notation here
+        o[k++] = digits[0];
+        if (nd > 1) { o[k++] = '.'; for (int i = 1; i < nd; i++) o[k++] = digits[i]; }
+        k += snprintf(o + k, sizeof o - (size_t)k, "e%c%02d", decpt - 1 < 0 ? '-' : '+', abs(decpt - 1));
+    } else if (decpt <= 0) {
+        o[k++] = '0', o[k++] = '.';
+        for (int i = 0; i < -decpt; i++) o[k++] = '0';
+        for (int i = 0; i < nd; i++) o[k++] = digits[i];
+    } else {
+        for (int i = 0; i < decpt; i++) o[k++] = i < nd ? digits[i] : '0';
+        o[k++] = '.';
+        if (nd > decpt) for (int i = decpt; i < nd; i++) o[k++] = digits[i];
+        else o[k++] = '0';
+    }
+    o[k] = 0;
+    return snprintf(buf, size, "%s", o);
+}
+
+// A JSON number as Python's json.dumps writes a float: its repr, with NaN / Infinity / -Infinity.
 static void t5p__json_write_number(t5p__buf *b, double x) {
     if (isnan(x)) { T5P__LIT(b, "NaN"); return; }
     if (isinf(x)) { if (x < 0) T5P__LIT(b, "-Infinity"); else T5P__LIT(b, "Infinity"); return; }
-    char tmp[40];
-    for (int prec = 0; prec < 17; prec++) {  // shortest round trip; %e rounds correctly
-        snprintf(tmp, sizeof tmp, "%.*e", prec, x);
-        if (strtod(tmp, NULL) == x) break;
-    }
-    // tmp: [-]d[.ddd]e(+|-)XX
-    char digits[24];
-    int nd = 0, neg = 0;
-    const char *q = tmp;
-    if (*q == '-') { neg = 1; q++; }
-    for (; *q && *q != 'e'; q++)
-        if (*q != '.') digits[nd++] = *q;
-    int e = atoi(q + 1);
-    while (nd > 1 && digits[nd - 1] == '0') nd--;
     char out[64];
-    int k = 0;
-    if (neg) out[k++] = '-';
-    if (e >= -4 && e < 16) {
-        if (e >= 0) {
-            for (int d = 0; d <= e; d++) out[k++] = d < nd ? digits[d] : '0';
-            out[k++] = '.';
-            if (nd > e + 1) for (int d = e + 1; d < nd; d++) out[k++] = digits[d];
-            else out[k++] = '0';
-        } else {
-            out[k++] = '0';
-            out[k++] = '.';
-            for (int d = 0; d < -e - 1; d++) out[k++] = '0';
-            for (int d = 0; d < nd; d++) out[k++] = digits[d];
-        }
-    } else {
-        out[k++] = digits[0];
-        if (nd > 1) {
-            out[k++] = '.';
-            for (int d = 1; d < nd; d++) out[k++] = digits[d];
-        }
-        k += snprintf(out + k, sizeof out - (size_t)k, "e%c%02d", e < 0 ? '-' : '+', e < 0 ? -e : e);
-    }
+    int k = t5p_repr_double(out, sizeof out, x);
     t5p__buf_add(b, out, (size_t)k);
 }
 
@@ -6065,46 +6073,6 @@ T5PDEF t5p_scores t5p_metrics_mean(const t5p_metrics *m) {
     return r;
 }
 
-T5PDEF int t5p_repr_double(char *buf, size_t size, double x) {
-    char tmp[40];
-    if (isnan(x)) return snprintf(buf, size, "nan");
-    if (isinf(x)) return snprintf(buf, size, x > 0 ? "inf" : "-inf");
-    if (x == 0.0) return snprintf(buf, size, signbit(x) ? "-0.0" : "0.0");
-    int p = 1;
-    // Fewest significant digits that read back to x, correctly rounded (like Python's dtoa mode 0;
-    // at an exact power of two Python may pick a neighbouring last digit that this misses).
-    for (; p < 17; p++) {
-        snprintf(tmp, sizeof tmp, "%.*e", p - 1, x);
-        if (strtod(tmp, NULL) == x) break;
-    }
-    snprintf(tmp, sizeof tmp, "%.*e", p - 1, x);
-    char digits[24];
-    int nd = 0, neg = tmp[0] == '-';
-    const char *q = tmp + neg;
-    for (; *q && *q != 'e'; q++)
-        if (*q >= '0' && *q <= '9') digits[nd++] = *q;
-    while (nd > 1 && digits[nd - 1] == '0') nd--;
-    int decpt = atoi(q + 1) + 1;  // x = 0.d1d2... * 10^decpt
-    char o[64];
-    int k = 0;
-    if (neg) o[k++] = '-';
-    if (decpt <= -4 || decpt > 16) {  // Python's repr switches to exponent notation here
-        o[k++] = digits[0];
-        if (nd > 1) { o[k++] = '.'; for (int i = 1; i < nd; i++) o[k++] = digits[i]; }
-        k += snprintf(o + k, sizeof o - (size_t)k, "e%c%02d", decpt - 1 < 0 ? '-' : '+', abs(decpt - 1));
-    } else if (decpt <= 0) {
-        o[k++] = '0', o[k++] = '.';
-        for (int i = 0; i < -decpt; i++) o[k++] = '0';
-        for (int i = 0; i < nd; i++) o[k++] = digits[i];
-    } else {
-        for (int i = 0; i < decpt; i++) o[k++] = i < nd ? digits[i] : '0';
-        o[k++] = '.';
-        if (nd > decpt) for (int i = decpt; i < nd; i++) o[k++] = digits[i];
-        else o[k++] = '0';
-    }
-    o[k] = 0;
-    return snprintf(buf, size, "%s", o);
-}
 
 #endif  // T5P_IMPLEMENTATION_DONE
 #endif  // T5P_IMPLEMENTATION
