@@ -1495,7 +1495,8 @@ typedef struct {
 
 typedef struct {
     int32_t cp;            // code point on the edge into this node
-    int32_t first, count;  // its children: indices first .. first+count-1, sorted by code point
+    int32_t first, count;  // its children: indices first .. first+count-1, sorted by code point; or,
+                           // count < 0, a hash table of -count slots at first (empty: cp -1)
     int32_t lf;            // index of log(freq) in logtab when a word ends here, else -1
 } t5p__jcsr;
 
@@ -1576,6 +1577,9 @@ static t5p__jedge *t5p__jstep_add(t5p_jieba *jb, int32_t node, int32_t cp) {
     return e;
 }
 
+#define T5P__JSMALL 8  // frozen nodes with more children than this get a hashed child block
+static inline uint32_t t5p__child_hash(int32_t cp) { return (uint32_t)cp * 0x9E3779B1u; }
+
 // One step of a DAG walk from handle h (0 = root) along cp: the next handle, or -1 when the walk
 // ends. Sets *word (a word ends here) and *logf. Handles are frozen indices when jb->frozen.
 static inline int32_t t5p__jwalk(const t5p_jieba *jb, int32_t h, int32_t cp, int *word, double *logf) {
@@ -1590,7 +1594,15 @@ static inline int32_t t5p__jwalk(const t5p_jieba *jb, int32_t h, int32_t cp, int
     const t5p__jcsr *t = jb->csr;
     if (h == 0 && cp < T5P__ROOT_DIRECT) {
         c = jb->csr_root[cp];
-    } else {
+    } else if (t[h].count < 0) {  // hashed child block
+        int32_t first = t[h].first;
+        uint32_t mask = (uint32_t)(-t[h].count) - 1;
+        for (uint32_t i = t5p__child_hash(cp) & mask;; i = (i + 1) & mask) {
+            int32_t x = t[first + (int32_t)i].cp;
+            if (x == cp) { c = first + (int32_t)i; break; }
+            if (x < 0) break;
+        }
+    } else {  // few children (or the root's astral ones): sorted, searched
         int32_t lo = t[h].first, hi = lo + t[h].count;  // search [lo, hi)
         while (hi - lo > 8) {
             int32_t mid = lo + (hi - lo) / 2;
@@ -1630,27 +1642,70 @@ static int t5p__jtriple_cmp(const void *a, const void *b) {
     return x->cp < y->cp ? -1 : x->cp > y->cp;
 }
 
-// Builds the frozen (breadth-first, contiguous children) copy of the trie.
+// Distinct word frequencies -> index into jb->logtab (open addressing; frequencies are few).
+typedef struct {
+    long long *key;
+    int32_t *val;
+    size_t cap, used;
+} t5p__lfmap;
+
+static size_t t5p__lf_slot(const t5p__lfmap *m, long long f) {
+    size_t i = (size_t)((uint64_t)f * 0x9E3779B97F4A7C15ull >> 40) & (m->cap - 1);
+    while (m->key[i] != -1 && m->key[i] != f) i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+static void t5p__lf_init(t5p__lfmap *m, size_t cap) {
+    m->cap = cap;
+    m->used = 0;
+    m->key = (long long *)T5P_MALLOC(sizeof(long long) * cap);
+    m->val = (int32_t *)T5P_MALLOC(sizeof(int32_t) * cap);
+    T5P_ASSERT(m->key && m->val);
+    for (size_t i = 0; i < cap; i++) m->key[i] = -1;
+}
+
+static int32_t t5p__lf_index(t5p_jieba *jb, t5p__lfmap *m, long long f, double logf) {
+    size_t i = t5p__lf_slot(m, f);
+    if (m->key[i] == f) return m->val[i];
+    if ((m->used + 1) * 2 > m->cap) {  // grow, re-insert, find the slot again
+        t5p__lfmap n;
+        t5p__lf_init(&n, m->cap * 2);
+        for (size_t q = 0; q < m->cap; q++)
+            if (m->key[q] != -1) {
+                size_t r = t5p__lf_slot(&n, m->key[q]);
+                n.key[r] = m->key[q];
+                n.val[r] = m->val[q];
+            }
+        n.used = m->used;
+        T5P_FREE(m->key);
+        T5P_FREE(m->val);
+        *m = n;
+        i = t5p__lf_slot(m, f);
+    }
+    m->key[i] = f;
+    m->val[i] = (int32_t)arrlen(jb->logtab);
+    arrput(jb->logtab, logf);
+    m->used++;
+    return m->val[i];
+}
+
+static int32_t t5p__block_cap(int32_t nk) {  // slots of a hashed child block: load <= 1/2
+    int32_t cap = 16;
+    while (cap < 2 * nk) cap *= 2;
+    return cap;
+}
+
+// Builds the frozen copy of the trie: nodes numbered breadth-first, the children of a node in one
+// contiguous block, sorted by code point for small nodes, an open-addressing table (empty slots
+// have cp -1) for nodes with many children, so a step costs about one cache line.
 static void t5p__jfreeze(t5p_jieba *jb) {
     int32_t nn = (int32_t)arrlen(jb->nodes);
     t5p__jtriple *e = (t5p__jtriple *)T5P_MALLOC(sizeof(t5p__jtriple) * (size_t)nn);
     t5p__jtriple *sorted = (t5p__jtriple *)T5P_MALLOC(sizeof(t5p__jtriple) * (size_t)nn);
     int32_t *start = (int32_t *)T5P_MALLOC(sizeof(int32_t) * (size_t)(nn + 1));
-    int32_t *queue = (int32_t *)T5P_MALLOC(sizeof(int32_t) * (size_t)nn);  // frozen index -> node id
     t5p__jedge **into = (t5p__jedge **)T5P_MALLOC(sizeof(t5p__jedge *) * (size_t)nn);  // edge into node
-    T5P_FREE(jb->csr);
-    T5P_FREE(jb->csr_node);
-    jb->csr = (t5p__jcsr *)T5P_MALLOC(sizeof(t5p__jcsr) * (size_t)nn);
-    jb->csr_node = (int32_t *)T5P_MALLOC(sizeof(int32_t) * (size_t)nn);
-    if (!jb->csr_root) jb->csr_root = (int32_t *)T5P_MALLOC(sizeof(int32_t) * T5P__ROOT_DIRECT);
-    T5P_ASSERT(e && sorted && start && queue && into && jb->csr && jb->csr_node && jb->csr_root);
-    // distinct frequencies -> logtab index (open addressing; frequencies are few)
-    size_t lcap = 1 << 12, lused = 0;
-    long long *lkey = (long long *)T5P_MALLOC(sizeof(long long) * lcap);
-    int32_t *lval = (int32_t *)T5P_MALLOC(sizeof(int32_t) * lcap);
-    T5P_ASSERT(lkey && lval);
-    for (size_t i = 0; i < lcap; i++) lkey[i] = -1;
-    t5p__arrclear(jb->logtab);
+    T5P_ASSERT(e && sorted && start && into);
+    // every edge as (parent, cp, child)
     int32_t ne = 0;
     for (int32_t cp = 0; cp < T5P__ROOT_DIRECT; cp++)
         if (jb->root[cp].key) {
@@ -1673,54 +1728,51 @@ static void t5p__jfreeze(t5p_jieba *jb) {
     for (int32_t i = 0; i < nn; i++)
         if (start[i + 1] - start[i] > 1)
             qsort(sorted + start[i], (size_t)(start[i + 1] - start[i]), sizeof *sorted, t5p__jtriple_cmp);
-    // breadth-first numbering; the queue is the frozen order itself
-    int32_t tail = 1;
-    queue[0] = 0;
-    jb->csr[0] = (t5p__jcsr){-1, 0, 0, -1};
-    for (int32_t b = 0; b < tail; b++) {
-        int32_t id = queue[b];
-        jb->csr[b].first = tail;
-        jb->csr[b].count = start[id + 1] - start[id];
-        jb->csr_node[b] = id;
-        for (int32_t k = start[id]; k < start[id + 1]; k++) {
-            int32_t c = sorted[k].child;
-            int32_t lf = -1;
-            if (into[c]->word) {
-                long long f = jb->nodes[c].freq;
-                size_t i = (size_t)((uint64_t)f * 0x9E3779B97F4A7C15ull >> 40) & (lcap - 1);
-                while (lkey[i] != -1 && lkey[i] != f) i = (i + 1) & (lcap - 1);
-                if (lkey[i] == -1) {
-                    if ((lused + 1) * 2 > lcap) {  // grow and re-insert
-                        size_t ncap = lcap * 2;
-                        long long *nk = (long long *)T5P_MALLOC(sizeof(long long) * ncap);
-                        int32_t *nv = (int32_t *)T5P_MALLOC(sizeof(int32_t) * ncap);
-                        T5P_ASSERT(nk && nv);
-                        for (size_t q = 0; q < ncap; q++) nk[q] = -1;
-                        for (size_t q = 0; q < lcap; q++) {
-                            if (lkey[q] == -1) continue;
-                            size_t r = (size_t)((uint64_t)lkey[q] * 0x9E3779B97F4A7C15ull >> 40) & (ncap - 1);
-                            while (nk[r] != -1) r = (r + 1) & (ncap - 1);
-                            nk[r] = lkey[q];
-                            nv[r] = lval[q];
-                        }
-                        T5P_FREE(lkey); T5P_FREE(lval);
-                        lkey = nk; lval = nv; lcap = ncap;
-                        i = (size_t)((uint64_t)f * 0x9E3779B97F4A7C15ull >> 40) & (lcap - 1);
-                        while (lkey[i] != -1) i = (i + 1) & (lcap - 1);
-                    }
-                    lkey[i] = f;
-                    lval[i] = (int32_t)arrlen(jb->logtab);
-                    arrput(jb->logtab, into[c]->logf);
-                    lused++;
-                }
-                lf = lval[i];
-            }
-            jb->csr[tail] = (t5p__jcsr){sorted[k].cp, 0, 0, lf};
-            queue[tail++] = c;
-        }
+    // size of the frozen array: every block, hashed ones with their empty slots
+    int32_t total = 1;
+    for (int32_t i = 0; i < nn; i++) {
+        int32_t nk = start[i + 1] - start[i];
+        total += (i == 0 || nk <= T5P__JSMALL) ? nk : t5p__block_cap(nk);
     }
-    T5P_FREE(lkey);
-    T5P_FREE(lval);
+    T5P_FREE(jb->csr);
+    T5P_FREE(jb->csr_node);
+    jb->csr = (t5p__jcsr *)T5P_MALLOC(sizeof(t5p__jcsr) * (size_t)total);
+    jb->csr_node = (int32_t *)T5P_MALLOC(sizeof(int32_t) * (size_t)total);  // also the BFS queue
+    if (!jb->csr_root) jb->csr_root = (int32_t *)T5P_MALLOC(sizeof(int32_t) * T5P__ROOT_DIRECT);
+    T5P_ASSERT(jb->csr && jb->csr_node && jb->csr_root);
+    t5p__arrclear(jb->logtab);
+    t5p__lfmap lf;
+    t5p__lf_init(&lf, 1 << 12);
+    int32_t tail = 1;
+    jb->csr[0] = (t5p__jcsr){-1, 0, 0, -1};
+    jb->csr_node[0] = 0;
+    for (int32_t b = 0; b < tail; b++) {
+        int32_t id = jb->csr_node[b];
+        if (id < 0) continue;  // an empty slot of a hashed block
+        int32_t nk = start[id + 1] - start[id];
+        int hashed = b > 0 && nk > T5P__JSMALL;
+        int32_t cap = hashed ? t5p__block_cap(nk) : nk;
+        jb->csr[b].first = tail;
+        jb->csr[b].count = hashed ? -cap : nk;  // negative: a hashed block of -count slots
+        for (int32_t k = 0; k < cap; k++) {
+            jb->csr[tail + k] = (t5p__jcsr){-1, 0, 0, -1};
+            jb->csr_node[tail + k] = -1;
+        }
+        for (int32_t k = start[id]; k < start[id + 1]; k++) {
+            int32_t c = sorted[k].child, at = k - start[id];
+            if (hashed) {
+                at = (int32_t)(t5p__child_hash(sorted[k].cp) & (uint32_t)(cap - 1));
+                while (jb->csr[tail + at].cp >= 0) at = (at + 1) & (cap - 1);
+            }
+            int32_t lfi = into[c]->word ? t5p__lf_index(jb, &lf, jb->nodes[c].freq, into[c]->logf) : -1;
+            jb->csr[tail + at] = (t5p__jcsr){sorted[k].cp, 0, 0, lfi};
+            jb->csr_node[tail + at] = c;
+        }
+        tail += cap;
+    }
+    T5P_ASSERT(tail == total);
+    T5P_FREE(lf.key);
+    T5P_FREE(lf.val);
     for (int32_t cp = 0; cp < T5P__ROOT_DIRECT; cp++) jb->csr_root[cp] = -1;
     for (int32_t k = 0; k < jb->csr[0].count; k++) {
         int32_t b = jb->csr[0].first + k;
@@ -1729,7 +1781,6 @@ static void t5p__jfreeze(t5p_jieba *jb) {
     T5P_FREE(e);
     T5P_FREE(sorted);
     T5P_FREE(start);
-    T5P_FREE(queue);
     T5P_FREE(into);
     jb->frozen = 1;
 }
@@ -2480,16 +2531,24 @@ T5PDEF int t5p_jieba_load_userdict(t5p_jieba *jb, const char *path) {
 // ----------------------------------------------------------------------------
 // 3. tokenizer
 
-// The vocabulary is a hash table from token bytes to an entry (open addressing, 32-bit hash tags in
-// the slots so most probes touch one small array); entries are kept in first-insertion order with
-// their token in one byte arena.
+// The vocabulary is a hash table from token bytes to an entry (open addressing). A slot holds a
+// 32-bit hash tag and, for tokens up to 19 bytes (six Chinese characters), the token itself, so a
+// look-up usually touches one cache line. Entries are kept in first-insertion order with their
+// token in one byte arena.
+#define T5P__VINLINE 19
+typedef struct {
+    uint32_t tag;  // 0: empty slot
+    int32_t e;     // entry index
+    uint8_t len;   // token length when inline, else 255
+    char key[T5P__VINLINE];
+    uint32_t pad;
+} t5p__vslot;
 struct t5p_vocab {
     char *arena;        // stb_ds array: every distinct token, NUL-terminated
     uint32_t *tok_off;  // stb_ds arrays, per distinct token in first-seen order: offset in arena,
     uint32_t *tok_len;  //   length,
     int32_t *tok_id;    //   and current id
-    uint32_t *tag;      // hash table: tag (0 = empty) ...
-    int32_t *slot;      //   ... and entry index
+    t5p__vslot *slots;  // hash table
     size_t cap;
     const char **by_id; // id -> token (NULL where no token has the id)
     int size;           // distinct tokens, len(token_dict)
@@ -2513,31 +2572,35 @@ static int32_t t5p__vocab_find(const t5p_vocab *v, const char *s, size_t n) {
     uint64_t h = t5p__hash_bytes(s, n);
     uint32_t tag = t5p__hash_tag(h);
     for (size_t i = (size_t)h & (v->cap - 1);; i = (i + 1) & (v->cap - 1)) {
-        if (v->tag[i] == 0) return -1;
-        if (v->tag[i] == tag) {
-            int32_t e = v->slot[i];
-            if (v->tok_len[e] == n && memcmp(v->arena + v->tok_off[e], s, n) == 0) return e;
-        }
+        const t5p__vslot *sl = &v->slots[i];
+        if (sl->tag == 0) return -1;
+        if (sl->tag != tag) continue;
+        if (n <= T5P__VINLINE ? sl->len == n && memcmp(sl->key, s, n) == 0
+                              : v->tok_len[sl->e] == n && memcmp(v->arena + v->tok_off[sl->e], s, n) == 0)
+            return sl->e;
     }
 }
 
-static void t5p__vocab_insert_slot(t5p_vocab *v, uint64_t h, int32_t e) {
+static void t5p__vocab_insert_slot(t5p_vocab *v, int32_t e) {
+    const char *tok = v->arena + v->tok_off[e];
+    size_t n = v->tok_len[e];
+    uint64_t h = t5p__hash_bytes(tok, n);
     size_t i = (size_t)h & (v->cap - 1);
-    while (v->tag[i]) i = (i + 1) & (v->cap - 1);
-    v->tag[i] = t5p__hash_tag(h);
-    v->slot[i] = e;
+    while (v->slots[i].tag) i = (i + 1) & (v->cap - 1);
+    t5p__vslot *sl = &v->slots[i];
+    sl->tag = t5p__hash_tag(h);
+    sl->e = e;
+    sl->len = n <= T5P__VINLINE ? (uint8_t)n : 255;
+    if (n <= T5P__VINLINE) memcpy(sl->key, tok, n);
 }
 
 static void t5p__vocab_rehash(t5p_vocab *v, size_t cap) {
-    T5P_FREE(v->tag);
-    T5P_FREE(v->slot);
+    T5P_FREE(v->slots);
     v->cap = cap;
-    v->tag = (uint32_t *)T5P_MALLOC(sizeof(uint32_t) * cap);
-    v->slot = (int32_t *)T5P_MALLOC(sizeof(int32_t) * cap);
-    T5P_ASSERT(v->tag && v->slot);
-    memset(v->tag, 0, sizeof(uint32_t) * cap);
-    for (ptrdiff_t e = 0; e < arrlen(v->tok_off); e++)
-        t5p__vocab_insert_slot(v, t5p__hash_bytes(v->arena + v->tok_off[e], v->tok_len[e]), (int32_t)e);
+    v->slots = (t5p__vslot *)T5P_MALLOC(sizeof(t5p__vslot) * cap);
+    T5P_ASSERT(v->slots);
+    memset(v->slots, 0, sizeof(t5p__vslot) * cap);
+    for (ptrdiff_t e = 0; e < arrlen(v->tok_off); e++) t5p__vocab_insert_slot(v, (int32_t)e);
 }
 
 static t5p_vocab *t5p__vocab_alloc(void) {
@@ -2563,7 +2626,7 @@ static void t5p__vocab_add(t5p_vocab *v, const char *tok, size_t n) {
     dst[n] = 0;
     v->size++;
     if ((size_t)arrlen(v->tok_off) * 2 > v->cap) t5p__vocab_rehash(v, v->cap * 2);
-    else t5p__vocab_insert_slot(v, t5p__hash_bytes(tok, n), (int32_t)arrlen(v->tok_off) - 1);
+    else t5p__vocab_insert_slot(v, (int32_t)arrlen(v->tok_off) - 1);
 }
 
 // _token_dict_inv = {v: k for k, v in token_dict.items()}: in first-insertion order, later wins.
@@ -2627,8 +2690,7 @@ T5PDEF void t5p_vocab_free(t5p_vocab *v) {
     arrfree(v->tok_off);
     arrfree(v->tok_len);
     arrfree(v->tok_id);
-    T5P_FREE(v->tag);
-    T5P_FREE(v->slot);
+    T5P_FREE(v->slots);
     T5P_FREE(v->by_id);
     T5P_FREE(v);
 }
@@ -3047,9 +3109,10 @@ T5PDEF void t5p_jieba_foreach_word(const t5p_jieba *jb, void (*fn)(const char *,
             long long f = jb->nodes[jb->csr_node[it.b]].freq;
             if (f) fn(word, f, ctx);
         }
-        for (int32_t c = jb->csr[it.b].count - 1; c >= 0; c--) {
+        int32_t slots = jb->csr[it.b].count < 0 ? -jb->csr[it.b].count : jb->csr[it.b].count;
+        for (int32_t c = slots - 1; c >= 0; c--) {
             item ch = {jb->csr[it.b].first + c, it.depth + 1};
-            arrput(stack, ch);
+            if (jb->csr[ch.b].cp >= 0) arrput(stack, ch);  // skip empty slots of hashed blocks
         }
     }
     arrfree(stack);
