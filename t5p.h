@@ -369,8 +369,7 @@ T5PDEF int t5p_is_space(int32_t cp) {
 //     u = V & M[c]; V = (V + u) | (V - u), the addition carrying across words;
 //   - upper bounds on a candidate's score s_i = LCS(S-i, T+i), where s1_i = LCS(S0-i, p_i) is its score
 //     in the first round (S0 all pieces, T empty; or a bound on it), X = LCS(S,T) the last winner's score,
-//     b that winner: s_i <= min(|T|+|p_i|, |S|-|p_i|); s_i <= sum over characters c of
-//     min(count of c in S-i, count in T+i); s_i <= X + s1_i (split a common subsequence where p_i sits in
+//     b that winner: s_i <= min(|T|+|p_i|, |S|-|p_i|); s_i <= X + s1_i (split a common subsequence where p_i sits in
 //     T+i, and S-i is a subsequence of S0-i); s_i <= (i's score or bound in the round before) + s1_b.
 //     Candidates are scored in order of falling bound; once a bound cannot beat the best so far (ties go
 //     to the lower index, as np.argmax) the rest are settled;
@@ -411,8 +410,11 @@ struct t5p_pseudo {
     uint32_t gen, nalpha;
     long hcap;
     int hshift;
-    uint32_t *cntS, *cntT, *tmp;  // per dense id: count in join(S), in join(T), scratch (zero)
-    long cnt_cap, H0;             // H0 = sum over characters of min(cntS, cntT)
+    uint32_t *cntS, *tmp;         // per dense id: count in join(S), scratch (kept zero)
+    long cnt_cap;
+    uint64_t *ML;                 // the group's match table: a bit for every source position
+    long ML_cap, WL, gtotal;      // words per row, group length
+    int ML_built, method;
     // one LCS run
     int32_t *rowof;  // dense id -> row of M, or -1
     long rowof_cap;
@@ -476,7 +478,7 @@ T5PDEF t5p_pseudo *t5p_pseudo_new(const t5p_pseudo_params *p) {
 T5PDEF void t5p_pseudo_free(t5p_pseudo *ps) {
     if (!ps) return;
     void *bufs[] = {ps->cps, ps->boff, ps->spans, ps->ids, ps->off, ps->len, ps->sc, ps->s1, ps->cand,
-                    ps->ne, ps->side, ps->hash, ps->cntS, ps->cntT, ps->tmp, ps->rowof, ps->M, ps->V,
+                    ps->ne, ps->side, ps->hash, ps->cntS, ps->tmp, ps->ML, ps->rowof, ps->M, ps->V,
                     ps->txt, ps->distinct, ps->out.p, ps->pair_off, ps->pairs, ps->json.p};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) T5P_FREE(bufs[i]);
     T5P_FREE(ps);
@@ -743,32 +745,69 @@ static long t5p__pseudo_score(t5p_pseudo *ps, int i, long lenS, long lenT) {
     return lcs;
 }
 
-// Character-count bound on candidate i's score: sum over c of min(count in S-i, count in T+i).
-static long t5p__pseudo_hist(t5p_pseudo *ps, int i) {
-    const uint32_t *p = ps->ids + ps->off[i], *cS = ps->cntS, *cT = ps->cntT;
-    uint32_t *t = ps->tmp;
-    long n = ps->len[i], d = 0;
-    for (long k = 0; k < n; k++) t[p[k]]++;
-    for (long k = 0; k < n; k++) {
-        uint32_t c = p[k], x = t[c];
-        if (!x) continue;
-        t[c] = 0;
-        long now = cS[c] - x < cT[c] + x ? cS[c] - x : cT[c] + x;
-        long was = cS[c] < cT[c] ? cS[c] : cT[c];
-        d += now - was;
+// The other way to score: the group's match table ML has a bit for every position of every source piece
+// (target pieces' bits are cleared as they move; clearing a position is the same as deleting it from the
+// pattern: its bit stays 1 and passes carries on). Candidate i clears its own bits for the run, and the
+// text is join(T + i): one table for all candidates, no per-candidate pattern. Cost |T+i| * ceil(L/64).
+static int t5p__pseudo_ml_build(t5p_pseudo *ps) {
+    long W = ps->WL = (ps->gtotal + 63) / 64, need = (long)ps->nalpha * W;
+    if (T5P__GROW(ps->ML, ps->ML_cap, need) || T5P__GROW(ps->txt, ps->txt_cap, ps->gtotal) ||
+        T5P__GROW(ps->V, ps->V_cap, W))
+        return T5P_ERR_NOMEM;
+    memset(ps->ML, 0, (size_t)need * sizeof(uint64_t));
+    for (int q = 0; q < ps->nne; q++) {
+        int k = ps->ne[q];
+        if (ps->side[k]) continue;
+        for (long j = ps->off[k]; j < ps->off[k] + ps->len[k]; j++)
+            ps->ML[ps->ids[j] * W + j / 64] |= 1ull << (j % 64);
     }
-    return ps->H0 + d;
+    ps->ML_built = 1;
+    return 0;
 }
 
-// Moves piece w from S to T in the character counts.
-static void t5p__pseudo_move_counts(t5p_pseudo *ps, int w) {
-    const uint32_t *p = ps->ids + ps->off[w];
-    for (long k = 0; k < ps->len[w]; k++) {
-        uint32_t c = p[k];
-        long was = ps->cntS[c] < ps->cntT[c] ? ps->cntS[c] : ps->cntT[c];
-        ps->cntS[c]--, ps->cntT[c]++;
-        ps->H0 += (ps->cntS[c] < ps->cntT[c] ? ps->cntS[c] : ps->cntT[c]) - was;
+// Flips the bits of piece k in ML (they are all set while k is a live source piece).
+static void t5p__pseudo_ml_flip(t5p_pseudo *ps, int k) {
+    long W = ps->WL;
+    for (long j = ps->off[k]; j < ps->off[k] + ps->len[k]; j++) ps->ML[ps->ids[j] * W + j / 64] ^= 1ull << (j % 64);
+}
+
+static long t5p__pseudo_score_ml(t5p_pseudo *ps, int i) {
+    if (!ps->ML_built && t5p__pseudo_ml_build(ps)) return T5P_ERR_NOMEM;
+    long W = ps->WL, nt = 0;
+    const uint32_t *pi = ps->ids + ps->off[i], *cS = ps->cntS;
+    uint32_t *t = ps->txt, *cnt = ps->tmp;
+    for (long j = 0; j < ps->len[i]; j++) cnt[pi[j]]++;
+    for (int q = 0; q < ps->nne; q++) {  // text: join(T + i), characters with a live position left in S - i
+        int k = ps->ne[q];
+        if (!ps->side[k] && k != i) continue;
+        const uint32_t *id = ps->ids + ps->off[k];
+        for (long j = 0; j < ps->len[k]; j++) {
+            uint32_t c = id[j];
+            t[nt] = (uint32_t)(c * W);
+            nt += cS[c] > cnt[c];
+        }
     }
+    for (long j = 0; j < ps->len[i]; j++) cnt[pi[j]] = 0;
+    ps->st.lcs_runs++;
+    t5p__pseudo_ml_flip(ps, i);
+    long lcs = t5p__lcs_kernel(ps->ML, W, ps->gtotal, t, nt, ps->V);
+    t5p__pseudo_ml_flip(ps, i);
+    return lcs;
+}
+
+// Moves piece w from S to T in the character counts and ML.
+static void t5p__pseudo_move(t5p_pseudo *ps, int w) {
+    const uint32_t *p = ps->ids + ps->off[w];
+    if (ps->ML_built) t5p__pseudo_ml_flip(ps, w);
+    for (long k = 0; k < ps->len[w]; k++) ps->cntS[p[k]]--;
+}
+
+// Scores candidate i the cheaper way.
+static long t5p__pseudo_pick(t5p_pseudo *ps, int i, long lenS, long lenT) {
+    long mt = lenT + ps->len[i], ms = lenS - ps->len[i];
+    if (mt == 0 || ms == 0) return 0;
+    int ml = ps->method >= 2 || (ps->method == 0 && mt * ps->WL < ms + ms * ((mt + 63) / 64));
+    return ml ? t5p__pseudo_score_ml(ps, i) : t5p__pseudo_score(ps, i, lenS, lenT);
 }
 
 static int t5p__cand_cmp(const void *x, const void *y) {
@@ -792,12 +831,11 @@ static int t5p__pseudo_greedy(t5p_pseudo *ps, int P, double rate) {
             for (int q = 0; q < ps->nne; q++) {
                 int k = ps->ne[q];
                 if (side[k]) continue;
-                long b = lenT + len[k] < lenS - len[k] ? lenT + len[k] : lenS - len[k], h;
+                long b = lenT + len[k] < lenS - len[k] ? lenT + len[k] : lenS - len[k];
                 if (!first) {
                     if (X + s1[k] < b) b = X + s1[k];
                     if (sc[k] + s1[lastb] < b) b = sc[k] + s1[lastb];
                 }
-                if (b > 0 && (h = t5p__pseudo_hist(ps, k)) < b) b = h;
                 cand[nc].bound = b, cand[nc].k = k, nc++;
             }
             ps->st.candidates += nc;
@@ -807,7 +845,7 @@ static int t5p__pseudo_greedy(t5p_pseudo *ps, int P, double rate) {
             for (; j < nc; j++) {
                 int k = cand[j].k;
                 if (cand[j].bound < sN || (cand[j].bound == sN && k > N)) break;  // nothing later can win
-                long s = cand[j].bound == 0 ? 0 : t5p__pseudo_score(ps, k, lenS, lenT);
+                long s = cand[j].bound == 0 ? 0 : t5p__pseudo_pick(ps, k, lenS, lenT);
                 if (s < 0) return (int)s;
                 sc[k] = s;
                 if (s > sN || (s == sN && k < N)) sN = s, N = k;
@@ -822,7 +860,7 @@ static int t5p__pseudo_greedy(t5p_pseudo *ps, int P, double rate) {
         if (N < 0 || (ep < P && (X > sN || (X == sN && ep < N)))) w = ep;
         T5P_ASSERT(w >= 0 && w < P && !side[w]);
         side[w] = 1, nS--, lenS -= len[w], lenT += len[w];
-        if (len[w] > 0) X = sN, lastb = w, cached = 0, t5p__pseudo_move_counts(ps, w);
+        if (len[w] > 0) X = sN, lastb = w, cached = 0, t5p__pseudo_move(ps, w);
         else cached = N >= 0;  // no text changed: the same scores next round
         if (nS == 1) break;
         if (lenS == 0) return 0;  // train.py: ZeroDivisionError
@@ -857,16 +895,15 @@ static int t5p__pseudo_group(t5p_pseudo *ps, const int32_t *text, const long *sp
     long na = (long)ps->nalpha + 1;
     if (na > ps->cnt_cap) {
         long c0 = ps->cnt_cap, c;
-        if ((c = c0, T5P__GROW(ps->cntS, c, na)) || (c = c0, T5P__GROW(ps->cntT, c, na)) ||
-            (c = c0, T5P__GROW(ps->tmp, c, na)))
+        if ((c = c0, T5P__GROW(ps->cntS, c, na)) || (c = c0, T5P__GROW(ps->tmp, c, na)))
             return T5P_ERR_NOMEM;
         memset(ps->tmp, 0, (size_t)c * sizeof *ps->tmp);
         ps->cnt_cap = c;
     }
     memset(ps->cntS, 0, (size_t)na * sizeof *ps->cntS);
-    memset(ps->cntT, 0, (size_t)na * sizeof *ps->cntT);
     for (long k = 0; k < o; k++) ps->cntS[ps->ids[k]]++;
-    ps->H0 = 0;
+    ps->gtotal = total, ps->WL = (total + 63) / 64, ps->ML_built = 0;
+    { const char *e = getenv("T5P_PSEUDO_METHOD"); ps->method = e ? atoi(e) : 0; }
     return t5p__pseudo_ids_end(ps);
 }
 

@@ -2,7 +2,8 @@
 """Reference for `t5p pseudo`: the official T5 PEGASUS pseudo-summary recipe (t5-pegasus train.py with
 bert4keras 0.10.0 text_segmentate), written out here with pylcs (PyPI) as the LCS, as the original did.
 
-    python3 tests/ref/ref_pseudo.py goldens          # writes tests/golden/pseudo_*.txt (needs ../shared/data)
+    python3 tests/ref/ref_pseudo.py goldens     # writes tests/golden/pseudo_* (corpora need ../shared/data)
+    python3 tests/ref/ref_pseudo.py synthetic   # only tests/golden/pseudo_synthetic.jsonl
     python3 tests/ref/ref_pseudo.py run [--jsonl] [--field F] [--limit N] FILE   # pairs as JSONL on stdout
 
 The recipe, per input document (one corpus line in train.py):
@@ -163,10 +164,13 @@ def synthetic_docs():
         '\u3000开头和结尾的空白\u3000。中间。\u2028结束。\u3000',
         '句子一。句子二。\n段落二第一句。段落二第二句。\n\n段落三。' * 20,
     ]
-    # all-whitespace chunks after one real piece: the source runs empty (ZeroDivisionError in train.py)
-    docs.append('a' * 40 + '\n' + ' \n' * 15 + '\n' + ' \n' * 15 + '\n' + ' \n' * 15)
-    for n in range(40):
-        size = rng.choice([20, 60, 200, 800, 1500, 3000])
+    # groups [piece, '', ''] closed by a long piece: the source runs out of characters (train.py:
+    # ZeroDivisionError), and variants around it
+    docs.append('a' * 30 + '\n' + ' \n' * 30 + 'c' * 750)
+    docs.append('a' * 20 + '\n' + 'b' * 20 + '\n' + ' \n' * 60 + 'c' * 750 + '\n' + 'd' * 20)
+    docs.append('ab' * 10 + '\n' + ' \n' * 30 + 'ba' * 10 + '\n' + ' \n' * 30 + 'c' * 760)
+    for n in range(30):
+        size = rng.choice([20, 60, 200, 800, 1200])
         chars = []
         for _ in range(size):
             r = rng.random()
@@ -180,12 +184,14 @@ def synthetic_docs():
     return docs
 
 
-def write_goldens():
+def write_goldens(synthetic_only=False):
     gdir = os.path.join(ROOT, 'tests', 'golden')
     os.makedirs(gdir, exist_ok=True)
     with open(os.path.join(gdir, 'pseudo_synthetic.jsonl'), 'w', encoding='utf-8', newline='\n') as f:
         for d in synthetic_docs():
             f.write(json.dumps({'doc': d, 'pairs': pairs_bytes(d).decode('utf-8')}, ensure_ascii=False) + '\n')
+    if synthetic_only:
+        return
     if not os.path.isdir(SHARED):
         sys.exit('ref_pseudo.py: %s not found, only the synthetic golden was written' % SHARED)
     for name, docs in CORPORA:
@@ -230,8 +236,8 @@ def run(argv):
 
 
 if __name__ == '__main__':
-    if len(sys.argv) >= 2 and sys.argv[1] == 'goldens':
-        write_goldens()
+    if len(sys.argv) >= 2 and sys.argv[1] in ('goldens', 'synthetic'):
+        write_goldens(sys.argv[1] == 'synthetic')
     elif len(sys.argv) >= 2 and sys.argv[1] == 'run':
         run(sys.argv[2:])
     else:
