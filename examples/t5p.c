@@ -124,6 +124,54 @@ static const char pseudo_help[] =
     "Invalid UTF-8 is replaced by U+FFFD (counted on stderr). Exit status: 0 ok, 1 runtime failure\n"
     "(unreadable file, out of memory), 2 bad usage or malformed --jsonl input.\n";
 
+// Block line reader for big corpora: the line endings of t5p_lines ("\n", "\r\n", a lone "\r"), lines of
+// any length, without a call per byte. *line points into the reader until the next call.
+typedef struct {
+    FILE *f;
+    char *buf, *part;
+    size_t pos, end, part_cap;
+    long lineno;
+    int cr, eof;
+} block_lines;
+
+static long block_lines_next(block_lines *r, const char **line) {
+    enum { BLOCK = 1 << 20 };
+    size_t have = 0;
+    int partial = 0;
+    if (!r->buf && !(r->buf = (char *)malloc(BLOCK))) return -2;
+    for (;;) {
+        if (r->pos == r->end) {
+            r->pos = r->end = 0;
+            if (!r->eof) r->end = fread(r->buf, 1, BLOCK, r->f);
+            if (r->end == 0) { r->eof = 1; break; }
+        }
+        if (r->cr) {  // a '\r' ended the last line: a '\n' right after it belongs to it
+            r->cr = 0;
+            if (r->buf[r->pos] == '\n') { r->pos++; continue; }
+        }
+        char *s = r->buf + r->pos, *e = (char *)memchr(s, '\n', r->end - r->pos);
+        char *c = (char *)memchr(s, '\r', (size_t)((e ? e : r->buf + r->end) - s));
+        if (c) e = c;
+        size_t n = (size_t)((e ? e : r->buf + r->end) - s);
+        if (e && !partial) {  // the whole line is in the block
+            r->pos += n + 1, r->cr = *e == '\r', r->lineno++;
+            *line = s;
+            return (long)n;
+        }
+        if (have + n + 1 > r->part_cap) {
+            r->part_cap = (have + n + 1) * 2;
+            if (!(r->part = (char *)realloc(r->part, r->part_cap))) return -2;
+        }
+        memcpy(r->part + have, s, n), have += n, partial = 1;
+        r->pos += n + (e != NULL);
+        if (e) { r->cr = *e == '\r'; break; }
+    }
+    if (!partial) return -1;
+    r->lineno++;
+    *line = r->part;
+    return (long)have;
+}
+
 static int cmd_pseudo(int argc, char **argv) {
     const char *cmd = "pseudo";
     t5p_pseudo_params prm = t5p_pseudo_defaults();
@@ -185,19 +233,27 @@ static int cmd_pseudo(int argc, char **argv) {
     for (int f = 0; f < nfiles && !rc; f++) {
         FILE *in = open_input(files[f], cmd);
         const char *name = strcmp(files[f], "-") == 0 ? "<stdin>" : files[f];
-        t5p_lines lr;
-        t5p_lines_init(&lr, in);
+        block_lines lr = {in, NULL, NULL, 0, 0, 0, 0, 0, 0};
         int eof = 0;
         while (!eof && !rc) {
             int nd = 0;
             size_t chunk_bytes = 0;
             while (nd < CHUNK_DOCS && chunk_bytes < CHUNK_BYTES) {
-                long n = t5p_lines_next(&lr);
-                if (n < 0) { eof = 1; break; }
+                const char *line;
+                long n = block_lines_next(&lr, &line);
+                if (n == -2) { fprintf(stderr, "t5p pseudo: out of memory\n"); exit(EXIT_RUNTIME); }
+                if (n < 0) {
+                    if (ferror(in)) {
+                        fprintf(stderr, "t5p pseudo: %s: read error\n", name);
+                        rc = EXIT_RUNTIME;
+                    }
+                    eof = 1;
+                    break;
+                }
                 bytes += n + 1;
                 chunk_bytes += (size_t)n;
                 if (jsonl) {
-                    long k = t5p_json_string_field(lr.buf, (size_t)n, field, &doc[nd], &doc_cap[nd]);
+                    long k = t5p_json_string_field(line, (size_t)n, field, &doc[nd], &doc_cap[nd]);
                     if (k < 0) {
                         fprintf(stderr, "t5p pseudo: %s:%ld: %s\n", name, lr.lineno, t5p_last_error());
                         rc = EXIT_USAGE;
@@ -210,7 +266,8 @@ static int cmd_pseudo(int argc, char **argv) {
                         doc[nd] = (char *)realloc(doc[nd], doc_cap[nd]);
                         if (!doc[nd]) { fprintf(stderr, "t5p pseudo: out of memory\n"); exit(EXIT_RUNTIME); }
                     }
-                    memcpy(doc[nd], lr.buf, (size_t)n + 1);
+                    memcpy(doc[nd], line, (size_t)n);
+                    doc[nd][n] = 0;
                     doc_len[nd] = (size_t)n;
                 }
                 nd++;
@@ -255,7 +312,7 @@ static int cmd_pseudo(int argc, char **argv) {
             pg.what = what;
             progress_show(&pg, ndocs, bytes, 0);
         }
-        t5p_lines_free(&lr);
+        free(lr.buf), free(lr.part);
         if (in != stdin) fclose(in);
     }
     if (fflush(stdout) != 0 && !rc) {
@@ -278,10 +335,10 @@ static int cmd_pseudo(int argc, char **argv) {
     if (st.bad_utf8)
         fprintf(stderr, "t5p pseudo: %lld invalid UTF-8 bytes replaced by U+FFFD\n", st.bad_utf8);
     if (st.skipped_long)
-        fprintf(stderr, "t5p pseudo: %lld groups longer than %ld characters skipped (--max-group-chars)\n",
+        fprintf(stderr, "t5p pseudo: %lld group(s) longer than %ld characters skipped (--max-group-chars)\n",
                 st.skipped_long, prm.max_group_chars);
     if (st.skipped_empty)
-        fprintf(stderr, "t5p pseudo: %lld groups gave no pair: their source ran out of characters\n",
+        fprintf(stderr, "t5p pseudo: %lld group(s) gave no pair: their source ran out of characters\n",
                 st.skipped_empty);
     for (int d = 0; d < CHUNK_DOCS; d++) free(doc[d]), free(res[d]);
     free(doc), free(doc_len), free(doc_cap), free(res), free(res_len), free(res_cap), free(ws), free(files);

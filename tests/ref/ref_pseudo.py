@@ -19,8 +19,11 @@ ZeroDivisionError. Here (and in t5p) such a group yields no pair.
 
 Golden files hold one FNV-1a 32-bit hash (8 hex digits) per document of the bytes the document produces:
 the concatenation of its output lines `json.dumps({"source": s, "target": t}, ensure_ascii=False) + "\\n"`
-(no pairs -> hash of the empty string, 811c9dc5).  No text of the shared data is written.
+(no pairs -> hash of the empty string, 811c9dc5), after a header line with the counts and the sha256 of the
+whole output.  No text of the shared data is written.  Synthetic documents are written in full with their
+output (pseudo_synthetic.jsonl, lines {"doc": ..., "pairs": ...}) and pseudo_synthetic.sha256.
 """
+import hashlib
 import json
 import os
 import sys
@@ -187,23 +190,29 @@ def synthetic_docs():
 def write_goldens(synthetic_only=False):
     gdir = os.path.join(ROOT, 'tests', 'golden')
     os.makedirs(gdir, exist_ok=True)
+    sha = hashlib.sha256()
     with open(os.path.join(gdir, 'pseudo_synthetic.jsonl'), 'w', encoding='utf-8', newline='\n') as f:
         for d in synthetic_docs():
-            f.write(json.dumps({'doc': d, 'pairs': pairs_bytes(d).decode('utf-8')}, ensure_ascii=False) + '\n')
+            b = pairs_bytes(d)
+            sha.update(b)
+            f.write(json.dumps({'doc': d, 'pairs': b.decode('utf-8')}, ensure_ascii=False) + '\n')
+    with open(os.path.join(gdir, 'pseudo_synthetic.sha256'), 'w') as f:
+        f.write(sha.hexdigest() + '\n')
     if synthetic_only:
         return
     if not os.path.isdir(SHARED):
         sys.exit('ref_pseudo.py: %s not found, only the synthetic golden was written' % SHARED)
     for name, docs in CORPORA:
-        hashes, npairs, ndocs = [], 0, 0
+        hashes, npairs, ndocs, sha = [], 0, 0, hashlib.sha256()
         for d in docs():
             b = pairs_bytes(d)
+            sha.update(b)
             npairs += b.count(b'\n')
             ndocs += 1
             hashes.append('%08x' % fnv1a(b))
         with open(os.path.join(gdir, 'pseudo_%s.txt' % name), 'w') as f:
-            f.write('# ref_pseudo.py %s: %d documents, %d pairs; FNV-1a 32 of each document\'s JSONL output\n'
-                    % (name, ndocs, npairs))
+            f.write('# ref_pseudo.py %s: %d documents, %d pairs, sha256 of all output %s; then FNV-1a 32 of each '
+                    'document\'s JSONL output\n' % (name, ndocs, npairs, sha.hexdigest()))
             f.write('\n'.join(hashes) + '\n')
         print('%s: %d documents, %d pairs' % (name, ndocs, npairs), file=sys.stderr)
 
