@@ -406,14 +406,16 @@ struct t5p_pseudo {
     int *ne, nne;  // the non-empty pieces, in order
     unsigned char *side;
     long pieces_cap;
-    t5p__hent *hash;  // code point -> dense id, open addressing, entries live when stamp == gen
+    uint64_t *bmp;    // BMP code point -> gen << 32 | dense id
+    t5p__hent *hash;  // other code points -> dense id, open addressing, entries live when stamp == gen
     uint32_t gen, nalpha;
     long hcap;
     int hshift;
     uint32_t *cntS, *tmp;         // per dense id: count in join(S), scratch (kept zero)
     long cnt_cap;
     uint64_t *ML;                 // the group's match table: a bit for every source position
-    long ML_cap, WL, gtotal;      // words per row, group length
+    uint32_t *fidx;               // word of ML holding position j's bit
+    long ML_cap, fidx_cap, WL, gtotal;  // words per row, group length
     int ML_built, method;
     // one LCS run
     int32_t *rowof;  // dense id -> row of M, or -1
@@ -478,7 +480,7 @@ T5PDEF t5p_pseudo *t5p_pseudo_new(const t5p_pseudo_params *p) {
 T5PDEF void t5p_pseudo_free(t5p_pseudo *ps) {
     if (!ps) return;
     void *bufs[] = {ps->cps, ps->boff, ps->spans, ps->ids, ps->off, ps->len, ps->sc, ps->s1, ps->cand,
-                    ps->ne, ps->side, ps->hash, ps->cntS, ps->tmp, ps->ML, ps->rowof, ps->M, ps->V,
+                    ps->ne, ps->side, ps->bmp, ps->hash, ps->cntS, ps->tmp, ps->ML, ps->fidx, ps->rowof, ps->M, ps->V,
                     ps->txt, ps->distinct, ps->out.p, ps->pair_off, ps->pairs, ps->json.p};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) T5P_FREE(bufs[i]);
     T5P_FREE(ps);
@@ -532,6 +534,13 @@ T5PDEF long t5p_text_segmentate(const int32_t *text, long n, long maxlen, const 
 
 // Dense id of code point cp in the current group (ids count up from 0 in order of first appearance).
 static inline uint32_t t5p__pseudo_id(t5p_pseudo *ps, int32_t cp) {
+    if (cp < 0x10000) {  // branch-free: about half the characters of a group are new
+        uint64_t e = ps->bmp[cp], g = (uint64_t)ps->gen << 32;
+        uint32_t fresh = (e >> 32) != ps->gen, id = fresh ? ps->nalpha : (uint32_t)e;
+        ps->bmp[cp] = g | id;
+        ps->nalpha += fresh;
+        return id;
+    }
     uint32_t mask = (uint32_t)ps->hcap - 1, i = ((uint32_t)cp * 2654435761u) >> ps->hshift;
     for (;; i = (i + 1) & mask) {
         t5p__hent *e = ps->hash + i;
@@ -557,7 +566,11 @@ static int t5p__pseudo_ids_begin(t5p_pseudo *ps, long n) {
         ps->hshift = 32;
         for (long c2 = want; c2 > 1; c2 /= 2) ps->hshift--;
     }
+    if (!ps->bmp && !(ps->bmp = (uint64_t *)T5P_MALLOC(0x10000 * sizeof(uint64_t))))
+        return t5p__err(T5P_ERR_NOMEM, "out of memory");
+    if (ps->gen == 0) memset(ps->bmp, 0, 0x10000 * sizeof(uint64_t));
     if (++ps->gen == 0) {  // stamps wrapped: forget them all
+        memset(ps->bmp, 0, 0x10000 * sizeof(uint64_t));
         memset(ps->hash, 0, (size_t)ps->hcap * sizeof *ps->hash);
         ps->gen = 1;
     }
@@ -752,14 +765,14 @@ static long t5p__pseudo_score(t5p_pseudo *ps, int i, long lenS, long lenT) {
 static int t5p__pseudo_ml_build(t5p_pseudo *ps) {
     long W = ps->WL = (ps->gtotal + 63) / 64, need = (long)ps->nalpha * W;
     if (T5P__GROW(ps->ML, ps->ML_cap, need) || T5P__GROW(ps->txt, ps->txt_cap, ps->gtotal) ||
-        T5P__GROW(ps->V, ps->V_cap, W))
+        T5P__GROW(ps->V, ps->V_cap, W) || T5P__GROW(ps->fidx, ps->fidx_cap, ps->gtotal))
         return T5P_ERR_NOMEM;
     memset(ps->ML, 0, (size_t)need * sizeof(uint64_t));
+    for (long j = 0; j < ps->gtotal; j++) ps->fidx[j] = (uint32_t)(ps->ids[j] * W + j / 64);
     for (int q = 0; q < ps->nne; q++) {
         int k = ps->ne[q];
         if (ps->side[k]) continue;
-        for (long j = ps->off[k]; j < ps->off[k] + ps->len[k]; j++)
-            ps->ML[ps->ids[j] * W + j / 64] |= 1ull << (j % 64);
+        for (long j = ps->off[k]; j < ps->off[k] + ps->len[k]; j++) ps->ML[ps->fidx[j]] |= 1ull << (j % 64);
     }
     ps->ML_built = 1;
     return 0;
@@ -767,8 +780,9 @@ static int t5p__pseudo_ml_build(t5p_pseudo *ps) {
 
 // Flips the bits of piece k in ML (they are all set while k is a live source piece).
 static void t5p__pseudo_ml_flip(t5p_pseudo *ps, int k) {
-    long W = ps->WL;
-    for (long j = ps->off[k]; j < ps->off[k] + ps->len[k]; j++) ps->ML[ps->ids[j] * W + j / 64] ^= 1ull << (j % 64);
+    uint64_t *ML = ps->ML;
+    const uint32_t *f = ps->fidx;
+    for (long j = ps->off[k]; j < ps->off[k] + ps->len[k]; j++) ML[f[j]] ^= 1ull << (j % 64);
 }
 
 static long t5p__pseudo_score_ml(t5p_pseudo *ps, int i) {

@@ -228,6 +228,7 @@ static int cmd_pseudo(int argc, char **argv) {
     size_t *doc_len = (size_t *)calloc(CHUNK_DOCS, sizeof *doc_len), *doc_cap = (size_t *)calloc(CHUNK_DOCS, sizeof *doc_cap);
     char **res = (char **)calloc(CHUNK_DOCS, sizeof *res);
     size_t *res_len = (size_t *)calloc(CHUNK_DOCS, sizeof *res_len), *res_cap = (size_t *)calloc(CHUNK_DOCS, sizeof *res_cap);
+    int *res_pairs = (int *)calloc(CHUNK_DOCS, sizeof *res_pairs);
     long long ndocs = 0, npairs = 0, bytes = 0;
     int failed = 0, rc = 0;
     for (int f = 0; f < nfiles && !rc; f++) {
@@ -280,7 +281,7 @@ static int cmd_pseudo(int argc, char **argv) {
                 t5p_pseudo *ps = ws[0];
 #endif
                 res_len[d] = 0;
-                if (t5p_pseudo_summary(ps, doc[d], doc_len[d], NULL) < 0) {
+                if ((res_pairs[d] = t5p_pseudo_summary(ps, doc[d], doc_len[d], NULL)) < 0) {
                     #pragma omp critical
                     {
                         if (!failed) fprintf(stderr, "t5p pseudo: %s\n", t5p_last_error());
@@ -305,7 +306,7 @@ static int cmd_pseudo(int argc, char **argv) {
                     rc = EXIT_RUNTIME;
                     break;
                 }
-                for (const char *c = res[d]; c < res[d] + res_len[d]; c++) npairs += *c == '\n';
+                npairs += res_pairs[d];
             }
             ndocs += nd;
             snprintf(what, sizeof what, "pseudo (%lld pairs) docs", npairs);
@@ -341,7 +342,7 @@ static int cmd_pseudo(int argc, char **argv) {
         fprintf(stderr, "t5p pseudo: %lld group(s) gave no pair: their source ran out of characters\n",
                 st.skipped_empty);
     for (int d = 0; d < CHUNK_DOCS; d++) free(doc[d]), free(res[d]);
-    free(doc), free(doc_len), free(doc_cap), free(res), free(res_len), free(res_cap), free(ws), free(files);
+    free(doc), free(doc_len), free(doc_cap), free(res), free(res_len), free(res_cap), free(res_pairs), free(ws), free(files);
     return rc;
 }
 
