@@ -369,7 +369,8 @@ T5PDEF int t5p_is_space(int32_t cp) {
 //     u = V & M[c]; V = (V + u) | (V - u), the addition carrying across words;
 //   - upper bounds on a candidate's score s_i = LCS(S-i, T+i), where s1_i = LCS(S0-i, p_i) is its score
 //     in the first round (S0 all pieces, T empty; or a bound on it), X = LCS(S,T) the last winner's score,
-//     b that winner: s_i <= min(|T|+|p_i|, |S|-|p_i|); s_i <= X + s1_i (split a common subsequence where p_i sits in
+//     b that winner: s_i <= min(|T|+|p_i|, |S|-|p_i|); in the first round s_i <= sum over characters c of
+//     min(count of c in S-i, count in p_i); later s_i <= X + s1_i (split a common subsequence where p_i sits in
 //     T+i, and S-i is a subsequence of S0-i); s_i <= (i's score or bound in the round before) + s1_b.
 //     Candidates are scored in order of falling bound; once a bound cannot beat the best so far (ties go
 //     to the lower index, as np.argmax) the rest are settled;
@@ -644,13 +645,18 @@ T5P__LCS_KERNEL(3)
 T5P__LCS_KERNEL(4)
 #undef T5P__LCS_KERNEL
 
-static long t5p__lcs_kernel(const uint64_t *M, long W, long m, const uint32_t *txt, long n, uint64_t *V) {
+// need > 0: the caller only wants to know whether the LCS reaches need; the run stops, returning a value
+// below need, once the characters left cannot make up the difference. The bits above the m pattern
+// positions start as ones and never match, so a carry out of the top word is exactly a step where the LCS
+// grows by one.
+static long t5p__lcs_kernel(const uint64_t *M, long W, long m, const uint32_t *txt, long n, uint64_t *V, long need) {
     switch (W) {
     case 1: return t5p__lcs_k1(M, m, txt, n);
     case 2: return t5p__lcs_k2(M, m, txt, n);
     case 3: return t5p__lcs_k3(M, m, txt, n);
     case 4: return t5p__lcs_k4(M, m, txt, n);
     }
+    long lcs = 0;
     for (long w = 0; w < W; w++) V[w] = ~0ull;
     for (long k = 0; k < n; k++) {
         const uint64_t *r = M + txt[k];
@@ -660,8 +666,11 @@ static long t5p__lcs_kernel(const uint64_t *M, long W, long m, const uint32_t *t
             c = t5p__addc(c, V[w], u, &s);
             V[w] = s | (V[w] - u);
         }
+        lcs += c;
+        if (lcs + (n - 1 - k) < need) return lcs + (n - 1 - k);
     }
-    return t5p__lcs_zeros(V, W, m);
+    T5P_ASSERT(lcs == t5p__lcs_zeros(V, W, m));
+    return lcs;
 }
 
 // Room for one LCS run with a pattern of m characters (at most nd distinct) and a text of n.
@@ -713,7 +722,7 @@ static long t5p__lcs_ids(t5p_pseudo *ps, const uint32_t *pat, long m, const uint
     if (t5p__lcs_reserve(ps, m, m < (long)ps->nalpha ? m : (long)ps->nalpha, n)) return T5P_ERR_NOMEM;
     for (long k = 0; k < m; k++) t5p__lcs_pat(ps, pat[k], k, W, &nd);
     long nt = t5p__lcs_txt(ps, txt, n, W, 0);
-    long lcs = t5p__lcs_kernel(ps->M, W, m, ps->txt, nt, ps->V);
+    long lcs = t5p__lcs_kernel(ps->M, W, m, ps->txt, nt, ps->V, 0);
     t5p__lcs_clear(ps, nd, W);
     return lcs;
 }
@@ -753,7 +762,7 @@ static long t5p__pseudo_score(t5p_pseudo *ps, int i, long lenS, long lenT) {
         nt = t5p__lcs_txt(ps, ps->ids + ps->off[k], ps->len[k], W, nt);
     }
     ps->st.lcs_runs++;
-    long lcs = t5p__lcs_kernel(ps->M, W, m, ps->txt, nt, ps->V);
+    long lcs = t5p__lcs_kernel(ps->M, W, m, ps->txt, nt, ps->V, 0);
     t5p__lcs_clear(ps, nd, W);
     return lcs;
 }
@@ -785,7 +794,7 @@ static void t5p__pseudo_ml_flip(t5p_pseudo *ps, int k) {
     for (long j = ps->off[k]; j < ps->off[k] + ps->len[k]; j++) ML[f[j]] ^= 1ull << (j % 64);
 }
 
-static long t5p__pseudo_score_ml(t5p_pseudo *ps, int i) {
+static long t5p__pseudo_score_ml(t5p_pseudo *ps, int i, long need) {
     if (!ps->ML_built && t5p__pseudo_ml_build(ps)) return T5P_ERR_NOMEM;
     long W = ps->WL, nt = 0;
     const uint32_t *pi = ps->ids + ps->off[i], *cS = ps->cntS;
@@ -804,9 +813,23 @@ static long t5p__pseudo_score_ml(t5p_pseudo *ps, int i) {
     for (long j = 0; j < ps->len[i]; j++) cnt[pi[j]] = 0;
     ps->st.lcs_runs++;
     t5p__pseudo_ml_flip(ps, i);
-    long lcs = t5p__lcs_kernel(ps->ML, W, ps->gtotal, t, nt, ps->V);
+    long lcs = t5p__lcs_kernel(ps->ML, W, ps->gtotal, t, nt, ps->V, need);
     t5p__pseudo_ml_flip(ps, i);
     return lcs;
+}
+
+// First round (T empty): sum over characters c of min(count in S - i, count in p_i) bounds LCS(S - i, p_i).
+static long t5p__pseudo_hist1(t5p_pseudo *ps, int i) {
+    const uint32_t *p = ps->ids + ps->off[i], *cS = ps->cntS;
+    uint32_t *t = ps->tmp;
+    long n = ps->len[i], h = 0;
+    for (long k = 0; k < n; k++) t[p[k]]++;
+    for (long k = 0; k < n; k++) {
+        uint32_t c = p[k], x = t[c];
+        h += cS[c] - x < x ? cS[c] - x : x;
+        t[c] = 0;  // each character once
+    }
+    return h;
 }
 
 // Moves piece w from S to T in the character counts and ML.
@@ -816,12 +839,12 @@ static void t5p__pseudo_move(t5p_pseudo *ps, int w) {
     for (long k = 0; k < ps->len[w]; k++) ps->cntS[p[k]]--;
 }
 
-// Scores candidate i the cheaper way.
-static long t5p__pseudo_pick(t5p_pseudo *ps, int i, long lenS, long lenT) {
+// Scores candidate i the cheaper way. need > 0: a result below need only says the score is below need.
+static long t5p__pseudo_pick(t5p_pseudo *ps, int i, long lenS, long lenT, long need) {
     long mt = lenT + ps->len[i], ms = lenS - ps->len[i];
     if (mt == 0 || ms == 0) return 0;
     int ml = ps->method >= 2 || (ps->method == 0 && mt * ps->WL < ms + ms * ((mt + 63) / 64));
-    return ml ? t5p__pseudo_score_ml(ps, i) : t5p__pseudo_score(ps, i, lenS, lenT);
+    return ml ? t5p__pseudo_score_ml(ps, i, need) : t5p__pseudo_score(ps, i, lenS, lenT);
 }
 
 static int t5p__cand_cmp(const void *x, const void *y) {
@@ -846,7 +869,10 @@ static int t5p__pseudo_greedy(t5p_pseudo *ps, int P, double rate) {
                 int k = ps->ne[q];
                 if (side[k]) continue;
                 long b = lenT + len[k] < lenS - len[k] ? lenT + len[k] : lenS - len[k];
-                if (!first) {
+                if (first) {
+                    long h = t5p__pseudo_hist1(ps, k);
+                    if (h < b) b = h;
+                } else {
                     if (X + s1[k] < b) b = X + s1[k];
                     if (sc[k] + s1[lastb] < b) b = sc[k] + s1[lastb];
                 }
@@ -859,8 +885,13 @@ static int t5p__pseudo_greedy(t5p_pseudo *ps, int P, double rate) {
             for (; j < nc; j++) {
                 int k = cand[j].k;
                 if (cand[j].bound < sN || (cand[j].bound == sN && k > N)) break;  // nothing later can win
-                long s = cand[j].bound == 0 ? 0 : t5p__pseudo_pick(ps, k, lenS, lenT);
+                long need = N < 0 ? 0 : k < N ? sN : sN + 1;  // what k must score to win
+                long s = cand[j].bound == 0 ? 0 : t5p__pseudo_pick(ps, k, lenS, lenT, need);
                 if (s < 0) return (int)s;
+                if (s < need) {  // k cannot win; need - 1 bounds its score
+                    sc[k] = need - 1 < cand[j].bound ? need - 1 : cand[j].bound;
+                    continue;
+                }
                 sc[k] = s;
                 if (s > sN || (s == sN && k < N)) sN = s, N = k;
             }
