@@ -103,8 +103,9 @@ T5PDEF int t5p_is_space(int32_t cp);  // Python str.isspace() / str.split() whit
 // 4. pseudo: declarations
 // PEGASUS pseudo-summary pairs as t5-pegasus train.py builds them: text_segmentate, groups of pieces,
 // greedy selection of the pieces that best "summarize" the rest by longest common subsequence. One input
-// document gives 0..k groups, each group one (source, target) pair. Same pairs as the original, far faster
-// (bit-parallel LCS, bounds that skip candidates that cannot win); see the implementation notes.
+// document (in train.py one corpus line, the "text" field of its JSON) gives 0..k groups of pieces, and
+// each group one (source, target) pair. Same pairs as the original, far faster (bit-parallel LCS, bounds
+// that skip candidates that cannot win); see the implementation notes.
 
 typedef struct {
     int maxlen;            // 512: a group closes before a piece that takes it past maxlen*1.5 characters
@@ -363,19 +364,26 @@ T5PDEF int t5p_is_space(int32_t cp) {
 // Where train.py divides by zero (every piece left in S is empty) the group gives no pair.
 //
 // Made fast without changing a result:
-//   - characters of a group get dense ids; an LCS run sets match masks only for the pattern's distinct
-//     characters and drops text characters absent from the pattern (they leave the bit vector unchanged);
-//   - the shorter side is the bit pattern: O(n * ceil(m/64)) word operations with Hyyro's step
-//     u = V & M[c]; V = (V + u) | (V - u), the addition carrying across words;
-//   - upper bounds on a candidate's score s_i = LCS(S-i, T+i), where s1_i = LCS(S0-i, p_i) is its score
+//   - Hyyro's bit-parallel LCS: V all ones, per text character u = V & M[c], V = (V + u) | (V - u), the
+//     addition carrying from word to word; O(n * ceil(m/64)) word operations. Characters of a group get
+//     dense ids, so match masks are rows of a flat table.
+//   - One match table per group (ML): a bit for every position of the group. Positions of target pieces
+//     are cleared as pieces move, and a candidate clears its own piece for its run: a cleared position is
+//     the same as a deleted one (its bit stays 1 and passes carries on). The text is then join(T + i), the
+//     short side, without the characters that no longer occur in S - i (they leave V unchanged). When that
+//     would cost more (target side long, or a huge alphabet), a run builds a pattern of the shorter side.
+//   - Upper bounds on a candidate's score s_i = LCS(S-i, T+i), where s1_i = LCS(S0-i, p_i) is its score
 //     in the first round (S0 all pieces, T empty; or a bound on it), X = LCS(S,T) the last winner's score,
 //     b that winner: s_i <= min(|T|+|p_i|, |S|-|p_i|); in the first round s_i <= sum over characters c of
-//     min(count of c in S-i, count in p_i); later s_i <= X + s1_i (split a common subsequence where p_i sits in
-//     T+i, and S-i is a subsequence of S0-i); s_i <= (i's score or bound in the round before) + s1_b.
+//     min(count of c in S-i, count in p_i); later s_i <= X + s1_i (split a common subsequence where p_i
+//     sits in T+i; S-i is a subsequence of S0-i) and s_i <= (i's score or bound in the round before) + s1_b.
 //     Candidates are scored in order of falling bound; once a bound cannot beat the best so far (ties go
-//     to the lower index, as np.argmax) the rest are settled;
-//   - every empty piece scores LCS(S,T), so only the first one counts, and moving one changes no text:
+//     to the lower index, as np.argmax) the rest are settled. A run stops as soon as the LCS so far plus
+//     the text left cannot reach the score it needs (the carry out of the top word is exactly a step where
+//     the LCS grows).
+//   - Every empty piece scores LCS(S,T), so only the first one counts, and moving one changes no text:
 //     the next round's scores are the same and are not recomputed.
+//   - Big groups (past maxlen*1.5) hold at most 3 non-empty pieces; max_group_chars caps their length.
 // tests/test_pseudo.c checks all of it against the recipe as written (a plain O(n*m) LCS table per
 // candidate) and against goldens from tests/ref/ref_pseudo.py (the recipe with pylcs).
 
