@@ -425,6 +425,9 @@ struct t5p_pseudo {
     uint64_t *ML;                 // the group's match table: a bit for every source position
     uint32_t *fidx;               // word of ML holding position j's bit
     long ML_cap, fidx_cap, WL, gtotal;  // words per row, group length
+    uint32_t *ttxt;               // join(T) as rows of ML, characters still in S only; T piece q from tcut[q]
+    long *tcut, ttxt_cap, tcut_cap;
+    int *tidx, tidx_cap, nT, ttxt_ok;
     int ML_built, swapped;
     // one LCS run
     int32_t *rowof;  // dense id -> row of M, or -1
@@ -489,7 +492,7 @@ T5PDEF t5p_pseudo *t5p_pseudo_new(const t5p_pseudo_params *p) {
 T5PDEF void t5p_pseudo_free(t5p_pseudo *ps) {
     if (!ps) return;
     void *bufs[] = {ps->cps, ps->boff, ps->spans, ps->ids, ps->off, ps->len, ps->sc, ps->s1, ps->cand,
-                    ps->ne, ps->side, ps->bmp, ps->hash, ps->cntS, ps->tmp, ps->ML, ps->fidx, ps->rowof, ps->M, ps->V,
+                    ps->ne, ps->side, ps->bmp, ps->hash, ps->cntS, ps->tmp, ps->ML, ps->fidx, ps->ttxt, ps->tcut, ps->tidx, ps->rowof, ps->M, ps->V,
                     ps->txt, ps->distinct, ps->out.p, ps->pair_off, ps->pairs, ps->json.p};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) T5P_FREE(bufs[i]);
     T5P_FREE(ps);
@@ -819,11 +822,12 @@ static int t5p__pseudo_ml_build(t5p_pseudo *ps) {
         T5P__GROW(ps->V, ps->V_cap, W) || T5P__GROW(ps->fidx, ps->fidx_cap, ps->gtotal))
         return T5P_ERR_NOMEM;
     if (ps->ML_cap > old) memset(ps->ML + old, 0, (size_t)(ps->ML_cap - old) * sizeof(uint64_t));  // kept zero
-    for (long j = 0; j < ps->gtotal; j++) ps->fidx[j] = (uint32_t)(ps->ids[j] * W + j / 64);
     for (int q = 0; q < ps->nne; q++) {
-        int k = ps->ne[q];
-        if (ps->side[k]) continue;
-        for (long j = ps->off[k]; j < ps->off[k] + ps->len[k]; j++) ps->ML[ps->fidx[j]] |= 1ull << (j % 64);
+        int k = ps->ne[q], live = !ps->side[k];
+        for (long j = ps->off[k]; j < ps->off[k] + ps->len[k]; j++) {
+            uint32_t f = ps->fidx[j] = (uint32_t)(ps->ids[j] * W + j / 64);
+            if (live) ps->ML[f] |= 1ull << (j % 64);
+        }
     }
     ps->ML_built = 1;
     return 0;
@@ -847,23 +851,48 @@ static void t5p__pseudo_ml_flip(t5p_pseudo *ps, int k) {
     for (long j = ps->off[k]; j < ps->off[k] + ps->len[k]; j++) ML[f[j]] ^= 1ull << (j % 64);
 }
 
+// join(T) for this round, as rows of ML, leaving out characters with no position left in S.
+static int t5p__pseudo_ttxt(t5p_pseudo *ps) {
+    long W = ps->WL, n = 0;
+    int nT = 0;
+    if (T5P__GROW(ps->ttxt, ps->ttxt_cap, ps->gtotal) || T5P__GROW(ps->tcut, ps->tcut_cap, ps->nne + 1)) return T5P_ERR_NOMEM;
+    if (ps->nne > ps->tidx_cap) {
+        long c = ps->tidx_cap;
+        if (T5P__GROW(ps->tidx, c, ps->nne)) return T5P_ERR_NOMEM;
+        ps->tidx_cap = (int)c;
+    }
+    for (int q = 0; q < ps->nne; q++) {
+        int k = ps->ne[q];
+        if (!ps->side[k]) continue;
+        ps->tidx[nT] = k, ps->tcut[nT++] = n;
+        const uint32_t *id = ps->ids + ps->off[k];
+        for (long j = 0; j < ps->len[k]; j++) {
+            ps->ttxt[n] = (uint32_t)(id[j] * W);
+            n += ps->cntS[id[j]] > 0;
+        }
+    }
+    ps->tcut[nT] = n, ps->nT = nT, ps->ttxt_ok = 1;
+    return 0;
+}
+
 static long t5p__pseudo_score_ml(t5p_pseudo *ps, int i, long need) {
     if (!ps->ML_built && t5p__pseudo_ml_build(ps)) return T5P_ERR_NOMEM;
+    if (!ps->ttxt_ok && t5p__pseudo_ttxt(ps)) return T5P_ERR_NOMEM;
     long W = ps->WL, nt = 0;
     const uint32_t *pi = ps->ids + ps->off[i], *cS = ps->cntS;
     uint32_t *t = ps->txt, *cnt = ps->tmp;
+    int q = 0;  // text: join(T + i), characters with a position left in S - i
+    while (q < ps->nT && ps->tidx[q] < i) q++;
+    memcpy(t, ps->ttxt, (size_t)ps->tcut[q] * sizeof *t), nt = ps->tcut[q];
     for (long j = 0; j < ps->len[i]; j++) cnt[pi[j]]++;
-    for (int q = 0; q < ps->nne; q++) {  // text: join(T + i), characters with a live position left in S - i
-        int k = ps->ne[q];
-        if (!ps->side[k] && k != i) continue;
-        const uint32_t *id = ps->ids + ps->off[k];
-        for (long j = 0; j < ps->len[k]; j++) {
-            uint32_t c = id[j];
-            t[nt] = (uint32_t)(c * W);
-            nt += cS[c] > cnt[c];
-        }
+    for (long j = 0; j < ps->len[i]; j++) {
+        uint32_t c = pi[j];
+        t[nt] = (uint32_t)(c * W);
+        nt += cS[c] > cnt[c];
     }
     for (long j = 0; j < ps->len[i]; j++) cnt[pi[j]] = 0;
+    memcpy(t + nt, ps->ttxt + ps->tcut[q], (size_t)(ps->tcut[ps->nT] - ps->tcut[q]) * sizeof *t);
+    nt += ps->tcut[ps->nT] - ps->tcut[q];
     ps->st.lcs_runs++;
     t5p__pseudo_ml_flip(ps, i);
     long lcs = t5p__lcs_kernel(ps->ML, W, ps->gtotal, t, nt, ps->V, need);
@@ -888,6 +917,7 @@ static long t5p__pseudo_hist1(t5p_pseudo *ps, int i) {
 // Moves piece w from S to T in the character counts and ML.
 static void t5p__pseudo_move(t5p_pseudo *ps, int w) {
     const uint32_t *p = ps->ids + ps->off[w];
+    ps->ttxt_ok = 0;
     if (ps->ML_built) t5p__pseudo_ml_flip(ps, w);
     for (long k = 0; k < ps->len[w]; k++) ps->cntS[p[k]]--;
 }
@@ -1020,7 +1050,7 @@ static int t5p__pseudo_group(t5p_pseudo *ps, const int32_t *text, const long *sp
     }
     memset(ps->cntS, 0, (size_t)na * sizeof *ps->cntS);
     for (long k = 0; k < o; k++) ps->cntS[ps->ids[k]]++;
-    ps->gtotal = total, ps->WL = (total + 63) / 64, ps->ML_built = 0;
+    ps->gtotal = total, ps->WL = (total + 63) / 64, ps->ML_built = 0, ps->ttxt_ok = 0;
     return t5p__pseudo_ids_end(ps);
 }
 
