@@ -374,9 +374,9 @@ T5PDEF int t5p_is_space(int32_t cp) {
 //     would cost more (target side long, or a huge alphabet), a run builds a pattern of the shorter side.
 //   - Upper bounds on a candidate's score s_i = LCS(S-i, T+i), where s1_i = LCS(S0-i, p_i) is its score
 //     in the first round (S0 all pieces, T empty; or a bound on it), X = LCS(S,T) the last winner's score,
-//     b that winner: s_i <= min(|T|+|p_i|, |S|-|p_i|); in the first round s_i <= sum over characters c of
-//     min(count of c in S-i, count in p_i); later s_i <= X + s1_i (split a common subsequence where p_i
-//     sits in T+i; S-i is a subsequence of S0-i) and s_i <= (i's score or bound in the round before) + s1_b.
+//     b that winner: s_i <= min(|T|+|p_i|, |S|-|p_i|); after the first round s_i <= X + s1_i (split a
+//     common subsequence where p_i sits in T+i; S-i is a subsequence of S0-i) and s_i <= (i's score or
+//     bound in the round before) + s1_b.
 //     Candidates are scored in order of falling bound; once a bound cannot beat the best so far (ties go
 //     to the lower index, as np.argmax) the rest are settled. A run stops as soon as the LCS so far plus
 //     the text left cannot reach the score it needs (the carry out of the top word is exactly a step where
@@ -900,20 +900,6 @@ static long t5p__pseudo_score_ml(t5p_pseudo *ps, int i, long need) {
     return lcs;
 }
 
-// First round (T empty): sum over characters c of min(count in S - i, count in p_i) bounds LCS(S - i, p_i).
-static long t5p__pseudo_hist1(t5p_pseudo *ps, int i) {
-    const uint32_t *p = ps->ids + ps->off[i], *cS = ps->cntS;
-    uint32_t *t = ps->tmp;
-    long n = ps->len[i], h = 0;
-    for (long k = 0; k < n; k++) t[p[k]]++;
-    for (long k = 0; k < n; k++) {
-        uint32_t c = p[k], x = t[c];
-        h += cS[c] - x < x ? cS[c] - x : x;
-        t[c] = 0;  // each character once
-    }
-    return h;
-}
-
 // Moves piece w from S to T in the character counts and ML.
 static void t5p__pseudo_move(t5p_pseudo *ps, int w) {
     const uint32_t *p = ps->ids + ps->off[w];
@@ -955,10 +941,7 @@ static int t5p__pseudo_greedy_run(t5p_pseudo *ps, int P, double rate) {
                 int k = ps->ne[q];
                 if (side[k]) continue;
                 long b = lenT + len[k] < lenS - len[k] ? lenT + len[k] : lenS - len[k];
-                if (first) {
-                    long h = t5p__pseudo_hist1(ps, k);
-                    if (h < b) b = h;
-                } else {
+                if (!first) {
                     if (X + s1[k] < b) b = X + s1[k];
                     if (sc[k] + s1[lastb] < b) b = sc[k] + s1[lastb];
                 }
