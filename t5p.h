@@ -547,10 +547,10 @@ T5PDEF long t5p_text_segmentate(const int32_t *text, long n, long maxlen, const 
 // Dense id of code point cp in the current group (ids count up from 0 in order of first appearance).
 static inline uint32_t t5p__pseudo_id(t5p_pseudo *ps, int32_t cp) {
     if (cp < 0x10000) {  // branch-free: about half the characters of a group are new
-        uint64_t e = ps->bmp[cp], g = (uint64_t)ps->gen << 32;
-        uint32_t fresh = (e >> 32) != ps->gen, id = fresh ? ps->nalpha : (uint32_t)e;
-        ps->bmp[cp] = g | id;
-        ps->nalpha += fresh;
+        uint64_t *bmp = ps->bmp, e = bmp[cp];
+        uint32_t gen = ps->gen, na = ps->nalpha, fresh = (e >> 32) != gen, id = fresh ? na : (uint32_t)e;
+        bmp[cp] = (uint64_t)gen << 32 | id;
+        ps->nalpha = na + fresh;
         return id;
     }
     uint32_t mask = (uint32_t)ps->hcap - 1, i = ((uint32_t)cp * 2654435761u) >> ps->hshift;
@@ -822,12 +822,16 @@ static int t5p__pseudo_ml_build(t5p_pseudo *ps) {
         T5P__GROW(ps->V, ps->V_cap, W) || T5P__GROW(ps->fidx, ps->fidx_cap, ps->gtotal))
         return T5P_ERR_NOMEM;
     if (ps->ML_cap > old) memset(ps->ML + old, 0, (size_t)(ps->ML_cap - old) * sizeof(uint64_t));  // kept zero
+    uint64_t *ML = ps->ML;
+    uint32_t *fidx = ps->fidx;
+    const uint32_t *ids = ps->ids;
     for (int q = 0; q < ps->nne; q++) {
-        int k = ps->ne[q], live = !ps->side[k];
-        for (long j = ps->off[k]; j < ps->off[k] + ps->len[k]; j++) {
-            uint32_t f = ps->fidx[j] = (uint32_t)(ps->ids[j] * W + j / 64);
-            if (live) ps->ML[f] |= 1ull << (j % 64);
-        }
+        int k = ps->ne[q];
+        long j = ps->off[k], e = j + ps->len[k];
+        if (ps->side[k])
+            for (; j < e; j++) fidx[j] = (uint32_t)(ids[j] * W + j / 64);
+        else
+            for (; j < e; j++) ML[fidx[j] = (uint32_t)(ids[j] * W + j / 64)] |= 1ull << (j % 64);
     }
     ps->ML_built = 1;
     return 0;
@@ -838,8 +842,11 @@ static void t5p__pseudo_ml_clear(t5p_pseudo *ps) {
     if (!ps->ML_built) return;
     for (int q = 0; q < ps->nne; q++) {
         int k = ps->ne[q];
-        if (ps->side[k] == ps->swapped)  // the source pieces: side 0, or 1 after the swap
-            for (long j = ps->off[k]; j < ps->off[k] + ps->len[k]; j++) ps->ML[ps->fidx[j]] = 0;
+        if (ps->side[k] == ps->swapped) {  // the source pieces: side 0, or 1 after the swap
+            uint64_t *ML = ps->ML;
+            const uint32_t *f = ps->fidx;
+            for (long j = ps->off[k], e = j + ps->len[k]; j < e; j++) ML[f[j]] = 0;
+        }
     }
     ps->ML_built = 0;
 }
@@ -848,7 +855,7 @@ static void t5p__pseudo_ml_clear(t5p_pseudo *ps) {
 static void t5p__pseudo_ml_flip(t5p_pseudo *ps, int k) {
     uint64_t *ML = ps->ML;
     const uint32_t *f = ps->fidx;
-    for (long j = ps->off[k]; j < ps->off[k] + ps->len[k]; j++) ML[f[j]] ^= 1ull << (j % 64);
+    for (long j = ps->off[k], e = j + ps->len[k]; j < e; j++) ML[f[j]] ^= 1ull << (j % 64);
 }
 
 // join(T) for this round, as rows of ML, leaving out characters with no position left in S.
@@ -878,19 +885,17 @@ static int t5p__pseudo_ttxt(t5p_pseudo *ps) {
 static long t5p__pseudo_score_ml(t5p_pseudo *ps, int i, long need) {
     if (!ps->ML_built && t5p__pseudo_ml_build(ps)) return T5P_ERR_NOMEM;
     if (!ps->ttxt_ok && t5p__pseudo_ttxt(ps)) return T5P_ERR_NOMEM;
-    long W = ps->WL, nt = 0;
+    long W = ps->WL, nt = 0, n = ps->len[i];
     const uint32_t *pi = ps->ids + ps->off[i], *cS = ps->cntS;
-    uint32_t *t = ps->txt, *cnt = ps->tmp;
-    int q = 0;  // text: join(T + i), characters with a position left in S - i
+    uint32_t *t = ps->txt;
+    int q = 0;  // text: join(T + i) without characters that have no position in S (their rows are zero)
     while (q < ps->nT && ps->tidx[q] < i) q++;
     memcpy(t, ps->ttxt, (size_t)ps->tcut[q] * sizeof *t), nt = ps->tcut[q];
-    for (long j = 0; j < ps->len[i]; j++) cnt[pi[j]]++;
-    for (long j = 0; j < ps->len[i]; j++) {
+    for (long j = 0; j < n; j++) {  // a character only in p_i (once) has no position left in S - i
         uint32_t c = pi[j];
         t[nt] = (uint32_t)(c * W);
-        nt += cS[c] > cnt[c];
+        nt += cS[c] > 1;
     }
-    for (long j = 0; j < ps->len[i]; j++) cnt[pi[j]] = 0;
     memcpy(t + nt, ps->ttxt + ps->tcut[q], (size_t)(ps->tcut[ps->nT] - ps->tcut[q]) * sizeof *t);
     nt += ps->tcut[ps->nT] - ps->tcut[q];
     ps->st.lcs_runs++;
@@ -1099,9 +1104,13 @@ static long t5p__pseudo_decode(t5p_pseudo *ps, const char *text, size_t n) {
         unsigned c = s[i];
         bo[m] = (long)i;
         if (c < 0x80) { cp[m++] = (int32_t)c, i++; continue; }
-        if (c >= 0xE0 && c < 0xF0 && i + 2 < n && (s[i + 1] & 0xC0) == 0x80 && (s[i + 2] & 0xC0) == 0x80) {
-            int32_t v = (int32_t)(((c & 0x0F) << 12) | ((s[i + 1] & 0x3Fu) << 6) | (s[i + 2] & 0x3Fu));
-            if (v >= 0x800 && (v < 0xD800 || v > 0xDFFF)) { cp[m++] = v, i += 3; continue; }
+        if (i + 2 < n) {  // three bytes 1110xxxx 10xxxxxx 10xxxxxx, one test
+            uint32_t x = (uint32_t)c | (uint32_t)s[i + 1] << 8 | (uint32_t)s[i + 2] << 16;
+            int32_t v = (int32_t)((x & 0x0F) << 12 | (x & 0x3F00) >> 2 | (x & 0x3F0000) >> 16);
+            if ((x & 0xC0C0F0) == 0x8080E0 && v >= 0x800 && (v < 0xD800 || v > 0xDFFF)) {
+                cp[m++] = v, i += 3;
+                continue;
+            }
         }
         int32_t v = t5p_utf8_next(text, n, &i);
         if (v < 0) v = 0xFFFD, ps->doc_bad++;
