@@ -900,7 +900,13 @@ static long t5p__pseudo_score_ml(t5p_pseudo *ps, int i, long need) {
     nt += ps->tcut[ps->nT] - ps->tcut[q];
     ps->st.lcs_runs++;
     t5p__pseudo_ml_flip(ps, i);
-    long lcs = t5p__lcs_kernel(ps->ML, W, ps->gtotal, t, nt, ps->V, need);
+    // Only the words from the first to the last live position of S - i can change: the words before hold
+    // no live bit and get no carry, the words after are all ones and pass carries through to the top.
+    int a = 0, z = ps->nne - 1;
+    while (ps->side[ps->ne[a]] || ps->ne[a] == i) a++;
+    while (ps->side[ps->ne[z]] || ps->ne[z] == i) z--;
+    long lo = ps->off[ps->ne[a]] / 64, hi = (ps->off[ps->ne[z]] + ps->len[ps->ne[z]] - 1) / 64;
+    long lcs = t5p__lcs_kernel(ps->ML + lo, hi - lo + 1, 64 * (hi - lo + 1), t, nt, ps->V, need);
     t5p__pseudo_ml_flip(ps, i);
     return lcs;
 }
