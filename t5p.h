@@ -420,7 +420,7 @@ struct t5p_pseudo {
     uint32_t gen, nalpha;
     long hcap;
     int hshift;
-    uint32_t *cntS, *tmp;         // per dense id: count in join(S), scratch (kept zero)
+    uint32_t *cntS;               // per dense id: count in join(S)
     long cnt_cap;
     uint64_t *ML;                 // the group's match table: a bit for every source position
     uint32_t *fidx;               // word of ML holding position j's bit
@@ -492,7 +492,7 @@ T5PDEF t5p_pseudo *t5p_pseudo_new(const t5p_pseudo_params *p) {
 T5PDEF void t5p_pseudo_free(t5p_pseudo *ps) {
     if (!ps) return;
     void *bufs[] = {ps->cps, ps->boff, ps->spans, ps->ids, ps->off, ps->len, ps->sc, ps->s1, ps->cand,
-                    ps->ne, ps->side, ps->bmp, ps->hash, ps->cntS, ps->tmp, ps->ML, ps->fidx, ps->ttxt, ps->tcut, ps->tidx, ps->rowof, ps->M, ps->V,
+                    ps->ne, ps->side, ps->bmp, ps->hash, ps->cntS, ps->ML, ps->fidx, ps->ttxt, ps->tcut, ps->tidx, ps->rowof, ps->M, ps->V,
                     ps->txt, ps->distinct, ps->out.p, ps->pair_off, ps->pairs, ps->json.p};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) T5P_FREE(bufs[i]);
     T5P_FREE(ps);
@@ -1035,13 +1035,7 @@ static int t5p__pseudo_group(t5p_pseudo *ps, const int32_t *text, const long *sp
         for (long j = 0; j < ps->len[k]; j++) ps->ids[o++] = t5p__pseudo_id(ps, t[j]);
     }
     long na = (long)ps->nalpha + 1;
-    if (na > ps->cnt_cap) {
-        long c0 = ps->cnt_cap, c;
-        if ((c = c0, T5P__GROW(ps->cntS, c, na)) || (c = c0, T5P__GROW(ps->tmp, c, na)))
-            return T5P_ERR_NOMEM;
-        memset(ps->tmp, 0, (size_t)c * sizeof *ps->tmp);
-        ps->cnt_cap = c;
-    }
+    if (T5P__GROW(ps->cntS, ps->cnt_cap, na)) return T5P_ERR_NOMEM;
     memset(ps->cntS, 0, (size_t)na * sizeof *ps->cntS);
     for (long k = 0; k < o; k++) ps->cntS[ps->ids[k]]++;
     ps->gtotal = total, ps->WL = (total + 63) / 64, ps->ML_built = 0, ps->ttxt_ok = 0;
