@@ -1023,8 +1023,9 @@ T5PDEF long t5p_lines_next(t5p_lines *r) {
             if (r->in[r->in_pos] == '\n') r->in_pos++;
             continue;
         }
-        size_t p = r->in_pos;
-        while (p < r->in_end && r->in[p] != '\n' && r->in[p] != '\r') p++;
+        const char *s0 = r->in + r->in_pos, *nl = (const char *)memchr(s0, '\n', r->in_end - r->in_pos);
+        const char *cr = (const char *)memchr(s0, '\r', (size_t)((nl ? nl : r->in + r->in_end) - s0));
+        size_t p = (size_t)((cr ? cr : nl ? nl : r->in + r->in_end) - r->in);
         size_t k = p - r->in_pos;
         if (r->len + k + 1 > r->cap) {
             while (r->len + k + 1 > r->cap) r->cap = r->cap ? r->cap * 2 : 256;
@@ -1376,15 +1377,27 @@ T5PDEF const t5p_json *t5p_json_get(const t5p_json *obj, const char *key) {
 
 // --- JSON writers
 
-// A JSON string literal: raw UTF-8, escapes as Python's json.dumps(ensure_ascii=False) and serde_json
-// write them; invalid UTF-8 bytes become U+FFFD so the output is always valid.
-static void t5p__json_write_string(t5p__buf *b, const char *s, size_t n) {
+// Appends s[0..n) as a JSON string the way Python's json.dumps(s, ensure_ascii=False) writes it:
+// raw UTF-8, \" \\ \n \r \t \b \f, \u00XX for other control characters. Invalid UTF-8 bytes become
+// U+FFFD unless the caller promises valid UTF-8 (then runs of 8 plain bytes are copied at once).
+static void t5p__json_write_str(t5p__buf *b, const char *s, size_t n, int valid_utf8) {
     static const char hex[] = "0123456789abcdef";
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    t5p__buf_reserve(b, n + 2);
     T5P__LIT(b, "\"");
-    size_t i = 0, run = 0;
+    size_t i = 0, run = 0;  // bytes from run on are copied as they are
     while (i < n) {
+        if (valid_utf8 && i + 8 <= n) {  // 8 bytes at a time while none is a control character, '"' or '\\'
+            uint64_t x, q, e;
+            memcpy(&x, s + i, 8);
+            q = x ^ (ones * '"'), e = x ^ (ones * '\\');
+            if (!((((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((e - ones) & ~e)) & high)) {
+                i += 8;
+                continue;
+            }
+        }
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) { i++; continue; }
+        if (c >= 0x20 && c != '"' && c != '\\' && (c < 0x80 || valid_utf8)) { i++; continue; }
         if (c >= 0x80) {
             size_t k = i;
             if (t5p_utf8_next(s, n, &k) >= 0) { i = k; continue; }
@@ -1417,6 +1430,9 @@ static void t5p__json_write_string(t5p__buf *b, const char *s, size_t n) {
     t5p__buf_add(b, s + run, n - run);
     T5P__LIT(b, "\"");
 }
+
+static inline void t5p__json_write_string(t5p__buf *b, const char *s, size_t n) { t5p__json_write_str(b, s, n, 0); }
+static inline void t5p__json_write_utf8(t5p__buf *b, const char *s, size_t n) { t5p__json_write_str(b, s, n, 1); }
 
 static void t5p__json_write_int(t5p__buf *b, int64_t x) {
     char tmp[32];
@@ -4150,211 +4166,41 @@ T5PDEF int t5p_pseudo_summary(t5p_pseudo *ps, const char *text, size_t n, const 
     return ps->npairs;
 }
 
-// A JSON string as Python's json.dumps(s, ensure_ascii=False) writes it.
-static void t5p__json_put_string(t5p__buf *b, const char *s, size_t n) {
-    static const char hex[] = "0123456789abcdef";
-    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-    t5p__buf_reserve(b, n + 2);
-    t5p__buf_add(b, "\"", 1);
-    size_t run = 0;  // bytes from run on are copied as they are
-    for (size_t i = 0; i < n;) {
-        if (i + 8 <= n) {  // 8 bytes at a time while none is a control character, '"' or '\\'
-            uint64_t x, q, e;
-            memcpy(&x, s + i, 8);
-            q = x ^ (ones * '"'), e = x ^ (ones * '\\');
-            if (!((((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((e - ones) & ~e)) & high)) {
-                i += 8;
-                continue;
-            }
-        }
-        unsigned char c = (unsigned char)s[i++];
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        t5p__buf_add(b, s + run, i - 1 - run);
-        run = i;
-        char esc[7] = {'\\', 0};
-        switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        default: memcpy(esc + 1, "u00", 3), esc[4] = hex[c >> 4], esc[5] = hex[c & 15]; break;
-        }
-        t5p__buf_add(b, esc, strlen(esc));
-    }
-    t5p__buf_add(b, s + run, n - run);
-    t5p__buf_add(b, "\"", 1);
-}
-
 T5PDEF const char *t5p_pseudo_jsonl(t5p_pseudo *ps, size_t *len) {
     ps->json.n = 0;
     t5p__buf_reserve(&ps->json, 0);
     ps->json.p[0] = 0;
     for (int k = 0; k < ps->npairs; k++) {
         t5p__buf_add(&ps->json, "{\"source\": ", 11);
-        t5p__json_put_string(&ps->json, ps->pairs[k].source, ps->pairs[k].source_len);
+        t5p__json_write_utf8(&ps->json, ps->pairs[k].source, ps->pairs[k].source_len);
         t5p__buf_add(&ps->json, ", \"target\": ", 12);
-        t5p__json_put_string(&ps->json, ps->pairs[k].target, ps->pairs[k].target_len);
+        t5p__json_write_utf8(&ps->json, ps->pairs[k].target, ps->pairs[k].target_len);
         t5p__buf_add(&ps->json, "}\n", 2);
     }
     if (len) *len = ps->json.n;
     return ps->json.p;
 }
 
-// A small JSON reader, enough for JSONL corpora: validates a whole document as Python's json.loads does
-// (NaN/Infinity accepted, control characters in strings rejected) and decodes strings.
-typedef struct {
-    const char *s;
-    size_t n, i;
-} t5p__json;
-
-static int t5p__json_fail(t5p__json *j, const char *what) {
-    return t5p__err(T5P_ERR_FORMAT, "JSON: %s at byte %zu", what, j->i + 1);
-}
-static void t5p__json_ws(t5p__json *j) {
-    while (j->i < j->n && (j->s[j->i] == ' ' || j->s[j->i] == '\t' || j->s[j->i] == '\n' || j->s[j->i] == '\r'))
-        j->i++;
-}
-static int t5p__json_hex4(t5p__json *j, uint32_t *v) {
-    *v = 0;
-    for (int k = 0; k < 4; k++, j->i++) {
-        char c = j->i < j->n ? j->s[j->i] : 0;
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-        if (d < 0) return t5p__json_fail(j, "bad \\u escape");
-        *v = *v * 16 + (uint32_t)d;
-    }
-    return 0;
-}
-// Decodes the string at j->i (the opening quote) into out when out is not NULL. Lone surrogates -> U+FFFD.
-static int t5p__json_string(t5p__json *j, t5p__buf *out) {
-    if (j->i >= j->n || j->s[j->i] != '"') return t5p__json_fail(j, "expected a string");
-    size_t run = ++j->i;
-    for (;;) {
-        if (j->i >= j->n) return t5p__json_fail(j, "unterminated string");
-        unsigned char c = (unsigned char)j->s[j->i];
-        if (c >= 0x20 && c != '"' && c != '\\') { j->i++; continue; }
-        if (out) t5p__buf_add(out, j->s + run, j->i - run);
-        if (c == '"') { j->i++; return 0; }
-        if (c < 0x20) return t5p__json_fail(j, "control character in string");
-        j->i++;  // backslash
-        char e = j->i < j->n ? j->s[j->i++] : 0;
-        const char *simple = strchr("\"\\/bfnrt", e);
-        if (e && simple) {
-            static const char to[] = "\"\\/\b\f\n\r\t";
-            if (out) t5p__buf_add(out, to + (simple - "\"\\/bfnrt"), 1);
-        } else if (e == 'u') {
-            uint32_t v, lo;
-            if (t5p__json_hex4(j, &v)) return T5P_ERR_FORMAT;
-            if (v >= 0xD800 && v < 0xDC00 && j->i + 1 < j->n && j->s[j->i] == '\\' && j->s[j->i + 1] == 'u') {
-                size_t save = j->i;
-                j->i += 2;
-                if (t5p__json_hex4(j, &lo)) return T5P_ERR_FORMAT;
-                if (lo >= 0xDC00 && lo < 0xE000) v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00);
-                else j->i = save;
-            }
-            if (v >= 0xD800 && v < 0xE000) v = 0xFFFD;
-            if (out) t5p__buf_cp(out, (int32_t)v);
-        } else {
-            j->i--;
-            return t5p__json_fail(j, "bad escape");
-        }
-        run = j->i;
-    }
-}
-static int t5p__json_number(t5p__json *j) {
-    const char *s = j->s;
-    size_t n = j->n, i = j->i;
-    if (i < n && s[i] == '-') i++;
-    if (i + 8 <= n && memcmp(s + i, "Infinity", 8) == 0) { j->i = i + 8; return 0; }
-    if (i < n && s[i] == '0') i++;
-    else if (i < n && s[i] >= '1' && s[i] <= '9') while (i < n && s[i] >= '0' && s[i] <= '9') i++;
-    else return t5p__json_fail(j, "expected a value");
-    if (i + 1 < n && s[i] == '.' && s[i + 1] >= '0' && s[i + 1] <= '9') {
-        i++;
-        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
-    }
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        size_t k = i + 1;
-        if (k < n && (s[k] == '+' || s[k] == '-')) k++;
-        if (k < n && s[k] >= '0' && s[k] <= '9') {
-            while (k < n && s[k] >= '0' && s[k] <= '9') k++;
-            i = k;
-        }
-    }
-    j->i = i;
-    return 0;
-}
-// Skips one value. When key is given (top-level object), decodes the last member named key into out
-// and sets *found.
-static int t5p__json_value(t5p__json *j, int depth, const char *key, t5p__buf *out, int *found) {
-    if (depth > 512) return t5p__json_fail(j, "nested too deeply");
-    t5p__json_ws(j);
-    if (j->i >= j->n) return t5p__json_fail(j, "expected a value");
-    char c = j->s[j->i];
-    if (c == '"') return t5p__json_string(j, NULL);
-    if (c == '{' || c == '[') {
-        char close = c == '{' ? '}' : ']';
-        j->i++;
-        t5p__json_ws(j);
-        if (j->i < j->n && j->s[j->i] == close) { j->i++; return 0; }
-        t5p__buf name = {0};
-        int r = 0;
-        for (;;) {
-            int want = 0;
-            if (c == '{') {
-                t5p__json_ws(j);
-                name.n = 0;
-                if ((r = t5p__json_string(j, key ? &name : NULL))) break;
-                want = key && name.n == strlen(key) && memcmp(name.p, key, name.n) == 0;
-                t5p__json_ws(j);
-                if (j->i >= j->n || j->s[j->i] != ':') { r = t5p__json_fail(j, "expected ':'"); break; }
-                j->i++;
-            }
-            if (want) {
-                t5p__json_ws(j);
-                if (j->i >= j->n || j->s[j->i] != '"') {
-                    r = t5p__err(T5P_ERR_FORMAT, "JSON: field \"%s\" is not a string (byte %zu)", key, j->i + 1);
-                    break;
-                }
-                out->n = 0;
-                if ((r = t5p__json_string(j, out))) break;
-                *found = 1;
-            } else if ((r = t5p__json_value(j, depth + 1, NULL, NULL, NULL))) break;
-            t5p__json_ws(j);
-            if (j->i < j->n && j->s[j->i] == ',') { j->i++; continue; }
-            if (j->i < j->n && j->s[j->i] == close) { j->i++; break; }
-            r = t5p__json_fail(j, c == '{' ? "expected ',' or '}'" : "expected ',' or ']'");
-            break;
-        }
-        T5P_FREE(name.p);
-        return r;
-    }
-    static const char *const words[] = {"true", "false", "null", "NaN"};
-    for (int k = 0; k < 4; k++) {
-        size_t l = strlen(words[k]);
-        if (j->i + l <= j->n && memcmp(j->s + j->i, words[k], l) == 0) { j->i += l; return 0; }
-    }
-    return t5p__json_number(j);
-}
-
 T5PDEF long t5p_json_string_field(const char *json, size_t n, const char *key, char **out, size_t *cap) {
-    t5p__json j = {json, n, 0};
-    t5p__buf b = {*out, 0, *cap};
-    int found = 0, r;
-    t5p__json_ws(&j);
-    if (j.i >= n || json[j.i] != '{') r = t5p__json_fail(&j, "expected an object");
-    else r = t5p__json_value(&j, 0, key, &b, &found);
-    if (r == 0) {
-        t5p__json_ws(&j);
-        if (j.i < n) r = t5p__json_fail(&j, "extra data");
-        else if (!found) r = t5p__err(T5P_ERR_FORMAT, "JSON: no field \"%s\"", key);
+    t5p_json *j = t5p_json_parse(json, n, "JSON");
+    if (!j) return T5P_ERR_FORMAT;
+    const t5p_json *v = j->type == T5P_JSON_OBJECT ? t5p_json_get(j, key) : NULL;
+    long r;
+    if (j->type != T5P_JSON_OBJECT) r = t5p__err(T5P_ERR_FORMAT, "JSON: expected an object");
+    else if (!v) r = t5p__err(T5P_ERR_FORMAT, "JSON: no field \"%s\"", key);
+    else if (v->type != T5P_JSON_STRING) r = t5p__err(T5P_ERR_FORMAT, "JSON: field \"%s\" is not a string", key);
+    else {
+        if (v->len + 1 > *cap) {
+            char *p = (char *)T5P_REALLOC(*out, v->len + 1);
+            if (!p) { t5p_json_free(j); return t5p__err(T5P_ERR_NOMEM, "out of memory"); }
+            *out = p;
+            *cap = v->len + 1;
+        }
+        memcpy(*out, v->str, v->len + 1);
+        r = (long)v->len;
     }
-    t5p__buf_reserve(&b, 0);
-    b.p[b.n] = 0;
-    *out = b.p, *cap = b.cap;
-    return r < 0 ? r : (long)b.n;
+    t5p_json_free(j);
+    return r;
 }
 
 // ----------------------------------------------------------------------------

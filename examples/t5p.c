@@ -737,54 +737,6 @@ static const char pseudo_help[] =
     "Invalid UTF-8 is replaced by U+FFFD (counted on stderr). Exit status: 0 ok, 1 runtime failure\n"
     "(unreadable file, out of memory), 2 bad usage or malformed --jsonl input.\n";
 
-// Block line reader for big corpora: the line endings of t5p_lines ("\n", "\r\n", a lone "\r"), lines of
-// any length, without a call per byte. *line points into the reader until the next call.
-typedef struct {
-    FILE *f;
-    char *buf, *part;
-    size_t pos, end, part_cap;
-    long lineno;
-    int cr, eof;
-} block_lines;
-
-static long block_lines_next(block_lines *r, const char **line) {
-    enum { BLOCK = 1 << 20 };
-    size_t have = 0;
-    int partial = 0;
-    if (!r->buf && !(r->buf = (char *)malloc(BLOCK))) return -2;
-    for (;;) {
-        if (r->pos == r->end) {
-            r->pos = r->end = 0;
-            if (!r->eof) r->end = fread(r->buf, 1, BLOCK, r->f);
-            if (r->end == 0) { r->eof = 1; break; }
-        }
-        if (r->cr) {  // a '\r' ended the last line: a '\n' right after it belongs to it
-            r->cr = 0;
-            if (r->buf[r->pos] == '\n') { r->pos++; continue; }
-        }
-        char *s = r->buf + r->pos, *e = (char *)memchr(s, '\n', r->end - r->pos);
-        char *c = (char *)memchr(s, '\r', (size_t)((e ? e : r->buf + r->end) - s));
-        if (c) e = c;
-        size_t n = (size_t)((e ? e : r->buf + r->end) - s);
-        if (e && !partial) {  // the whole line is in the block
-            r->pos += n + 1, r->cr = *e == '\r', r->lineno++;
-            *line = s;
-            return (long)n;
-        }
-        if (have + n + 1 > r->part_cap) {
-            r->part_cap = (have + n + 1) * 2;
-            if (!(r->part = (char *)realloc(r->part, r->part_cap))) return -2;
-        }
-        memcpy(r->part + have, s, n), have += n, partial = 1;
-        r->pos += n + (e != NULL);
-        if (e) { r->cr = *e == '\r'; break; }
-    }
-    if (!partial) return -1;
-    r->lineno++;
-    *line = r->part;
-    return (long)have;
-}
-
 static int cmd_pseudo(int argc, char **argv) {
     const char *cmd = "pseudo";
     t5p_pseudo_params prm = t5p_pseudo_defaults();
@@ -847,15 +799,16 @@ static int cmd_pseudo(int argc, char **argv) {
     for (int f = 0; f < nfiles && !rc; f++) {
         FILE *in = open_input(files[f], cmd);
         const char *name = strcmp(files[f], "-") == 0 ? "<stdin>" : files[f];
-        block_lines lr = {in, NULL, NULL, 0, 0, 0, 0, 0, 0};
+        t5p_lines lr;
+        t5p_lines_init(&lr, in);
         int eof = 0;
         while (!eof && !rc) {
             int nd = 0;
             size_t chunk_bytes = 0;
             while (nd < CHUNK_DOCS && chunk_bytes < CHUNK_BYTES) {
                 const char *line;
-                long n = block_lines_next(&lr, &line);
-                if (n == -2) { fprintf(stderr, "t5p pseudo: out of memory\n"); exit(EXIT_RUNTIME); }
+                long n = t5p_lines_next(&lr);
+                line = lr.buf;
                 if (n < 0) {
                     if (ferror(in)) {
                         fprintf(stderr, "t5p pseudo: %s: read error\n", name);
@@ -926,7 +879,7 @@ static int cmd_pseudo(int argc, char **argv) {
             pg.what = what;
             progress_show(&pg, ndocs, bytes, 0);
         }
-        free(lr.buf), free(lr.part);
+        t5p_lines_free(&lr);
         if (in != stdin) fclose(in);
     }
     if (fflush(stdout) != 0 && !rc) {
