@@ -922,11 +922,12 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    // in pipeline order: text -> words -> tokens -> vocabulary -> pretraining pairs -> ... -> scores
     {"segment", cmd_segment, "jieba word segmentation (drop-in for python3 -m jieba)"},
     {"tokenize", cmd_tokenize, "T5 PEGASUS tokens or ids (bert4keras Tokenizer + jieba), --decode"},
-    {"eval", cmd_eval, "ROUGE-1/2/L F and BLEU of predictions against references, as finetune.py scored"},
     {"vocab", cmd_vocab, "build a vocabulary: base + jieba words, counted on a corpus"},
     {"pseudo", cmd_pseudo, "PEGASUS pseudo-summary pairs (JSONL) from documents"},
+    {"eval", cmd_eval, "ROUGE-1/2/L F and BLEU of predictions against references, as finetune.py scored"},
     {NULL, NULL, NULL},
 };
 
