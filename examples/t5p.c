@@ -404,8 +404,9 @@ static int cmd_tokenize(int argc, char **argv) {
         if (!jb) { fprintf(stderr, "t5p tokenize: %s\n", t5p_last_error()); t5p_vocab_free(vb); return EXIT_USAGE; }
     }
     if (!quiet) fprintf(stderr, "t5p tokenize: %d tokens loaded in %.3f s\n", t5p_vocab_size(vb), now_s() - t0);
-    o.tk.vocab = vb;
-    o.tk.jieba = jb;
+    int keep_case = o.tk.keep_case;
+    if (t5p_tokenizer_init(&o.tk, jb, vb) < 0) { fprintf(stderr, "t5p tokenize: %s\n", t5p_last_error()); return EXIT_RUNTIME; }
+    o.tk.keep_case = keep_case;
     FILE *in = open_input(file, "tokenize");
     line_job job = {tokenize_init, tokenize_line, tokenize_done};
     int rc = map_lines(in, file ? file : "stdin", &job, &o, threads, "tokenize");
@@ -415,6 +416,7 @@ static int cmd_tokenize(int argc, char **argv) {
         rc = rc ? rc : EXIT_USAGE;
     }
     if (in != stdin) fclose(in);
+    t5p_tokenizer_free(&o.tk);
     t5p_jieba_free(jb);
     t5p_vocab_free(vb);
     return rc;
