@@ -407,8 +407,9 @@ static int cmd_tokenize(int argc, char **argv) {
         if (!jb) { fprintf(stderr, "t5p tokenize: %s\n", t5p_last_error()); t5p_vocab_free(vb); return EXIT_USAGE; }
     }
     if (!quiet) fprintf(stderr, "t5p tokenize: %d tokens loaded in %.3f s\n", t5p_vocab_size(vb), now_s() - t0);
-    o.tk.vocab = vb;
-    o.tk.jieba = jb;
+    int keep_case = o.tk.keep_case;
+    if (t5p_tokenizer_init(&o.tk, jb, vb) < 0) { fprintf(stderr, "t5p tokenize: %s\n", t5p_last_error()); return EXIT_RUNTIME; }
+    o.tk.keep_case = keep_case;
     FILE *in = open_input(file, "tokenize");
     line_job job = {tokenize_init, tokenize_line, tokenize_done};
     int rc = map_lines(in, file ? file : "stdin", &job, &o, threads, "tokenize");
@@ -418,6 +419,7 @@ static int cmd_tokenize(int argc, char **argv) {
         rc = rc ? rc : EXIT_USAGE;
     }
     if (in != stdin) fclose(in);
+    t5p_tokenizer_free(&o.tk);
     t5p_jieba_free(jb);
     t5p_vocab_free(vb);
     return rc;
@@ -715,6 +717,207 @@ static int cmd_vocab(int argc, char **argv) {
     return rc;
 }
 // ----------------------------------------------------------------------------
+// pseudo: PEGASUS pseudo-summary pairs
+
+static const char pseudo_help[] =
+    "usage: t5p pseudo [options] [FILE...]\n"
+    "PEGASUS pseudo-summary pairs as T5 PEGASUS's train.py builds them. Each input line is one document\n"
+    "(or, with --jsonl, a JSON object whose string field is the document). A document is cut into pieces\n"
+    "(text_segmentate on '\\n' then '\u3002'), the pieces into groups of >= 3 pieces and <= maxlen*1.5\n"
+    "characters, and each group gives one pair: the pieces that best cover the rest by longest common\n"
+    "subsequence become the target. Writes JSONL {\"source\": \"...\", \"target\": \"...\"} to stdout, in input\n"
+    "order whatever the number of threads. Reads stdin when no FILE is given (or FILE is -). One document a\n"
+    "line cannot hold a newline, so only --jsonl documents are cut at '\\n' as well as at '\u3002'.\n"
+    "\n"
+    "options:\n"
+    "  --rate R             stop once target/source characters > R (default 0.25)\n"
+    "  --maxlen N           groups close before passing N*1.5 characters (default 512)\n"
+    "  --piece-len N        text_segmentate length (default 32)\n"
+    "  --max-group-chars N  skip groups longer than N characters, counted on stderr (default 32768; 0: no\n"
+    "                       limit). Only hostile input reaches it; it bounds time and memory\n"
+    "  --jsonl              input lines are JSON objects\n"
+    "  --field NAME         the document field of --jsonl objects (default text)\n"
+    "  --threads N          worker threads (default: all cores)\n"
+    "  --progress           documents/s, pairs, MB/s and ETA on stderr\n"
+    "Invalid UTF-8 is replaced by U+FFFD (counted on stderr). Exit status: 0 ok, 1 runtime failure\n"
+    "(unreadable file, out of memory), 2 bad usage or malformed --jsonl input.\n";
+
+static int cmd_pseudo(int argc, char **argv) {
+    const char *cmd = "pseudo";
+    t5p_pseudo_params prm = t5p_pseudo_defaults();
+    int jsonl = 0, show = 0, threads = 0;
+    const char *field = "text";
+    const char **files = (const char **)calloc((size_t)argc + 1, sizeof *files);
+    int nfiles = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (is_help(a)) { fputs(pseudo_help, stdout); free(files); return 0; }
+        if (strcmp(a, "--rate") == 0) {
+            const char *v = opt_value(argc, argv, &i, cmd);
+            char *end;
+            prm.rate = strtod(v, &end);
+            if (*end || end == v || !(prm.rate >= 0)) {
+                fprintf(stderr, "t5p pseudo: --rate expects a number >= 0, got '%s'\n", v);
+                exit(EXIT_USAGE);
+            }
+        } else if (strcmp(a, "--maxlen") == 0) prm.maxlen = (int)opt_long(opt_value(argc, argv, &i, cmd), a, cmd, 1, 1 << 24);
+        else if (strcmp(a, "--piece-len") == 0) prm.piece_len = (int)opt_long(opt_value(argc, argv, &i, cmd), a, cmd, 1, 1 << 24);
+        else if (strcmp(a, "--max-group-chars") == 0) prm.max_group_chars = opt_long(opt_value(argc, argv, &i, cmd), a, cmd, 0, 1L << 40);
+        else if (strcmp(a, "--threads") == 0) threads = (int)opt_long(opt_value(argc, argv, &i, cmd), a, cmd, 1, 4096);
+        else if (strcmp(a, "--jsonl") == 0) jsonl = 1;
+        else if (strcmp(a, "--field") == 0) field = opt_value(argc, argv, &i, cmd);
+        else if (strcmp(a, "--progress") == 0) show = 1;
+        else if (a[0] == '-' && a[1]) bad_option(cmd, a);
+        else files[nfiles++] = a;
+    }
+    if (nfiles == 0) files[nfiles++] = "-";
+#ifdef _OPENMP
+    if (threads == 0) threads = omp_get_max_threads();
+#else
+    threads = 1;
+#endif
+    t5p_pseudo **ws = (t5p_pseudo **)calloc((size_t)threads, sizeof *ws);
+    for (int t = 0; t < threads; t++)
+        if (!(ws[t] = t5p_pseudo_new(&prm))) {
+            fprintf(stderr, "t5p pseudo: %s\n", t5p_last_error());
+            exit(EXIT_RUNTIME);
+        }
+    long long total = 0;
+    for (int f = 0; f < nfiles; f++) {
+        long long sz = strcmp(files[f], "-") == 0 ? 0 : file_size(files[f]);
+        if (sz <= 0) { total = 0; break; }
+        total += sz;
+    }
+    progress pg;
+    progress_init(&pg, "pseudo", total, show);
+    char what[96];
+
+    // Documents are processed in chunks (bounded memory): read sequentially, score in parallel, write in order.
+    enum { CHUNK_DOCS = 2048, CHUNK_BYTES = 16 << 20 };
+    char **doc = (char **)calloc(CHUNK_DOCS, sizeof *doc);
+    size_t *doc_len = (size_t *)calloc(CHUNK_DOCS, sizeof *doc_len), *doc_cap = (size_t *)calloc(CHUNK_DOCS, sizeof *doc_cap);
+    char **res = (char **)calloc(CHUNK_DOCS, sizeof *res);
+    size_t *res_len = (size_t *)calloc(CHUNK_DOCS, sizeof *res_len), *res_cap = (size_t *)calloc(CHUNK_DOCS, sizeof *res_cap);
+    int *res_pairs = (int *)calloc(CHUNK_DOCS, sizeof *res_pairs);
+    long long ndocs = 0, npairs = 0, bytes = 0;
+    int failed = 0, rc = 0;
+    for (int f = 0; f < nfiles && !rc; f++) {
+        FILE *in = open_input(files[f], cmd);
+        const char *name = strcmp(files[f], "-") == 0 ? "<stdin>" : files[f];
+        t5p_lines lr;
+        t5p_lines_init(&lr, in);
+        int eof = 0;
+        while (!eof && !rc) {
+            int nd = 0;
+            size_t chunk_bytes = 0;
+            while (nd < CHUNK_DOCS && chunk_bytes < CHUNK_BYTES) {
+                const char *line;
+                long n = t5p_lines_next(&lr);
+                line = lr.buf;
+                if (n < 0) {
+                    if (ferror(in)) {
+                        fprintf(stderr, "t5p pseudo: %s: read error\n", name);
+                        rc = EXIT_RUNTIME;
+                    }
+                    eof = 1;
+                    break;
+                }
+                bytes += n + 1;
+                chunk_bytes += (size_t)n;
+                if (jsonl) {
+                    long k = t5p_json_string_field(line, (size_t)n, field, &doc[nd], &doc_cap[nd]);
+                    if (k < 0) {
+                        fprintf(stderr, "t5p pseudo: %s:%ld: %s\n", name, lr.lineno, t5p_last_error());
+                        rc = EXIT_USAGE;
+                        break;
+                    }
+                    doc_len[nd] = (size_t)k;
+                } else {
+                    if (doc_cap[nd] < (size_t)n + 1) {
+                        doc_cap[nd] = (size_t)n + 1;
+                        doc[nd] = (char *)realloc(doc[nd], doc_cap[nd]);
+                        if (!doc[nd]) { fprintf(stderr, "t5p pseudo: out of memory\n"); exit(EXIT_RUNTIME); }
+                    }
+                    memcpy(doc[nd], line, (size_t)n);
+                    doc[nd][n] = 0;
+                    doc_len[nd] = (size_t)n;
+                }
+                nd++;
+            }
+            #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+            for (int d = 0; d < nd; d++) {
+#ifdef _OPENMP
+                t5p_pseudo *ps = ws[omp_get_thread_num()];
+#else
+                t5p_pseudo *ps = ws[0];
+#endif
+                res_len[d] = 0;
+                if ((res_pairs[d] = t5p_pseudo_summary(ps, doc[d], doc_len[d], NULL)) < 0) {
+                    #pragma omp critical
+                    {
+                        if (!failed) fprintf(stderr, "t5p pseudo: %s\n", t5p_last_error());
+                        failed = 1;
+                    }
+                    continue;
+                }
+                size_t len;
+                const char *js = t5p_pseudo_jsonl(ps, &len);
+                if (res_cap[d] < len + 1) {
+                    res_cap[d] = len + 1;
+                    res[d] = (char *)realloc(res[d], res_cap[d]);
+                    if (!res[d]) { failed = 1; continue; }
+                }
+                memcpy(res[d], js, len);
+                res_len[d] = len;
+            }
+            if (failed) { rc = EXIT_RUNTIME; break; }
+            for (int d = 0; d < nd; d++) {
+                if (res_len[d] && fwrite(res[d], 1, res_len[d], stdout) != res_len[d]) {
+                    fprintf(stderr, "t5p pseudo: write error: %s\n", strerror(errno));
+                    rc = EXIT_RUNTIME;
+                    break;
+                }
+                npairs += res_pairs[d];
+            }
+            ndocs += nd;
+            snprintf(what, sizeof what, "pseudo (%lld pairs) docs", npairs);
+            pg.what = what;
+            progress_show(&pg, ndocs, bytes, 0);
+        }
+        t5p_lines_free(&lr);
+        if (in != stdin) fclose(in);
+    }
+    if (fflush(stdout) != 0 && !rc) {
+        fprintf(stderr, "t5p pseudo: write error: %s\n", strerror(errno));
+        rc = EXIT_RUNTIME;
+    }
+    t5p_pseudo_stats st = {0};
+    for (int t = 0; t < threads; t++) {
+        t5p_pseudo_stats s = t5p_pseudo_get_stats(ws[t]);
+        st.docs += s.docs, st.groups += s.groups, st.pairs += s.pairs;
+        st.skipped_long += s.skipped_long, st.skipped_empty += s.skipped_empty, st.bad_utf8 += s.bad_utf8;
+        st.candidates += s.candidates, st.lcs_runs += s.lcs_runs;
+        t5p_pseudo_free(ws[t]);
+    }
+    snprintf(what, sizeof what, "pseudo (%lld pairs) docs", npairs);
+    progress_show(&pg, ndocs, bytes, 1);
+    if (show)
+        fprintf(stderr, "t5p pseudo: %lld documents, %lld groups, %lld pairs; %lld of %lld candidates scored "
+                        "by a full LCS\n", st.docs, st.groups, st.pairs, st.lcs_runs, st.candidates);
+    if (st.bad_utf8)
+        fprintf(stderr, "t5p pseudo: %lld invalid UTF-8 bytes replaced by U+FFFD\n", st.bad_utf8);
+    if (st.skipped_long)
+        fprintf(stderr, "t5p pseudo: %lld group(s) longer than %ld characters skipped (--max-group-chars)\n",
+                st.skipped_long, prm.max_group_chars);
+    if (st.skipped_empty)
+        fprintf(stderr, "t5p pseudo: %lld group(s) gave no pair: their source ran out of characters\n",
+                st.skipped_empty);
+    for (int d = 0; d < CHUNK_DOCS; d++) free(doc[d]), free(res[d]);
+    free(doc), free(doc_len), free(doc_cap), free(res), free(res_len), free(res_cap), free(res_pairs), free(ws), free(files);
+    return rc;
+}
+
+// ----------------------------------------------------------------------------
 // subcommands
 
 // ----------------------------------------------------------------------------
@@ -730,9 +933,7 @@ static int load_tokenizer(const char *cmd, const char *vocab, const char *dict, 
         *jb = t5p_jieba_load(dict && *dict ? dict : t5p_jieba_default_dict(), NULL);
         if (!*jb) { fprintf(stderr, "t5p %s: %s\n", cmd, t5p_last_error()); return EXIT_USAGE; }
     }
-    memset(tk, 0, sizeof *tk);
-    tk->vocab = *vb;
-    tk->jieba = *jb;
+    if (t5p_tokenizer_init(tk, *jb, *vb) < 0) { fprintf(stderr, "t5p %s: %s\n", cmd, t5p_last_error()); return EXIT_RUNTIME; }
     tk->keep_case = cased;
     return 0;
 }
@@ -866,6 +1067,7 @@ static int cmd_pretokenize(int argc, char **argv) {
         }
     }
     t5p_pairs_free(p);
+    t5p_tokenizer_free(&tk);
     t5p_jieba_free(jb);
     t5p_vocab_free(vb);
     free(files);
@@ -1330,7 +1532,9 @@ static int cmd_train(int argc, char **argv) {
         jb = t5p_jieba_load(o.v[TO_DICT] && *o.v[TO_DICT] ? o.v[TO_DICT] : t5p_jieba_default_dict(), NULL);
         if (!jb) { fprintf(stderr, "t5p train: %s\n", t5p_last_error()); return EXIT_USAGE; }
     }
-    t5p_tokenizer tk = {.jieba = jb, .vocab = vb, .keep_case = !strcmp(o.v[TO_CASED], "1")};
+    t5p_tokenizer tk;
+    if (t5p_tokenizer_init(&tk, jb, vb) < 0) { fprintf(stderr, "t5p train: %s\n", t5p_last_error()); return EXIT_RUNTIME; }
+    tk.keep_case = !strcmp(o.v[TO_CASED], "1");
     t5p_pairs *pairs = t5p_pairs_new(), *devp = dev ? t5p_pairs_new() : NULL;
     int rc = train_load_data(o.v[TO_DATA], &o, &tk, threads, quiet, pairs, "t5p train: reading pairs");
     if (rc == 0 && dev) rc = train_load_data(dev, &o, &tk, threads, quiet, devp, "t5p train: reading dev pairs");
@@ -1490,6 +1694,7 @@ static int cmd_train(int argc, char **argv) {
     t5p_pairs_free(pairs);
     t5p_pairs_free(devp);
     t5p_model_free(m);
+    t5p_tokenizer_free(&tk);
     t5p_jieba_free(jb);
     t5p_vocab_free(vb);
     return train_interrupted ? 130 : 0;
@@ -1502,12 +1707,14 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    // in pipeline order: text -> words -> tokens -> vocabulary -> pretraining pairs -> ... -> scores
     {"segment", cmd_segment, "jieba word segmentation (drop-in for python3 -m jieba)"},
     {"tokenize", cmd_tokenize, "T5 PEGASUS tokens or ids (bert4keras Tokenizer + jieba), --decode"},
+    {"vocab", cmd_vocab, "build a vocabulary: base + jieba words, counted on a corpus"},
+    {"pseudo", cmd_pseudo, "PEGASUS pseudo-summary pairs (JSONL) from documents"},
     {"pretokenize", cmd_pretokenize, "tokenize training pairs (JSONL / TSV) into a shard for t5p train"},
     {"train", cmd_train, "train or fine-tune the network on the CPU (checkpoints, --resume, loss log)"},
     {"eval", cmd_eval, "ROUGE-1/2/L F and BLEU of predictions against references, as finetune.py scored"},
-    {"vocab", cmd_vocab, "build a vocabulary: base + jieba words, counted on a corpus"},
     {NULL, NULL, NULL},
 };
 
