@@ -32,8 +32,16 @@
    under -std=c11, which does not contract either): dropout masks, embeddings, residual sums and Adam
    updates agree with the CPU bit for bit; reductions, exp and erf agree to float rounding.
 */
+#ifdef T5P_CUDA_EMULATE  // on the CPU, for tests where no GPU exists: tests/cuda_emu.h, tests/test_cuda_emu.sh
+#include "cuda_emu.h"
+#else
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+// Kernel launches read T5P__GO(kernel, grid, block, shared bytes)(arguments...), so that the CPU emulator
+// can run them; here it is the plain launch.
+#define T5P__GO(kernel, grid, block, smem) kernel<<<(grid), (block), (smem)>>>
+#define T5P__DYNAMIC_SMEM(type, name) extern __shared__ type name[]
+#endif
 #include <float.h>
 #include <limits.h>
 #include <math.h>
@@ -83,6 +91,12 @@ static struct {
     size_t ws_cap;
 } t5p__cu;
 
+// Threads per block of each kernel family; bench/bench_kernels.cu sweeps them.
+enum { T5P__K_ELEM, T5P__K_NORM, T5P__K_SOFTMAX, T5P__K_XENT, T5P__K_TOPK, T5P__K_OPT, T5P__K_COUNT };
+static int t5p__block[T5P__K_COUNT] = {256, 256, 256, 512, 512, 256};
+#define T5P__OPT_PARTS 256  // blocks of a reduction's first stage (fixed: the same sums on every device)
+static int t5p__opt_parts = T5P__OPT_PARTS;  // (the CPU emulator uses fewer)
+
 extern "C" int t5p_cuda_device_count(void) {
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
@@ -109,6 +123,10 @@ extern "C" int t5p_cuda_init(int device) {
     T5P__CUDA(cudaGetDeviceProperties(&prop, device));
     t5p__cu.nsm = prop.multiProcessorCount;
     T5P__CUBLAS(cublasCreate(&t5p__cu.blas));
+#ifdef T5P_CUDA_EMULATE  // fewer fibers: two warps per block still take every cross-warp path
+    for (int k = 0; k < T5P__K_COUNT; k++) t5p__block[k] = 64;
+    t5p__opt_parts = 8;
+#endif
     t5p__cu.device = device;
     t5p__cu.ready = 1;
     return 0;
@@ -177,9 +195,6 @@ extern "C" int t5p_cuda_set_precision(int precision) {
 
 static inline unsigned t5p__blocks(size_t n, int block) { return (unsigned)((n + (size_t)block - 1) / (size_t)block); }
 
-// Threads per block of each kernel family; bench/bench_kernels.cu sweeps them.
-enum { T5P__K_ELEM, T5P__K_NORM, T5P__K_SOFTMAX, T5P__K_XENT, T5P__K_TOPK, T5P__K_OPT, T5P__K_COUNT };
-static int t5p__block[T5P__K_COUNT] = {256, 256, 256, 512, 512, 256};
 
 // ----------------------------------------------------------------------------
 // device helpers
@@ -673,7 +688,7 @@ static int t5p__linear_dw(int prec, float *dw, const float *dy, const float *x, 
 static int t5p__launch_embedding_forward(float *out, const int *ids, const float *table, int N, int D, t5p__drop d) {
     const int bs = t5p__block[T5P__K_ELEM];
     if ((size_t)N * D == 0) return 0;
-    t5p__embedding_forward_kernel<<<t5p__blocks((size_t)N * D, bs), bs>>>(out, ids, table, N, D, d);
+    T5P__GO(t5p__embedding_forward_kernel, t5p__blocks((size_t)N * D, bs), bs, 0)(out, ids, table, N, D, d);
     T5P__LAUNCHED();
     return 0;
 }
@@ -700,7 +715,7 @@ static int t5p__launch_embedding_backward(float *dtable, const float *dout, cons
                                           const int *starts, int U, int D) {
     if (U == 0) return 0;
     const int bs = D < 256 ? 32 * ((D + 31) / 32) : 256;
-    t5p__embedding_backward_kernel<<<dim3((unsigned)U, t5p__blocks((size_t)D, bs)), bs>>>(dtable, dout, order, uniq,
+    T5P__GO(t5p__embedding_backward_kernel, dim3((unsigned)U, t5p__blocks((size_t)D, bs)), bs, 0)(dtable, dout, order, uniq,
                                                                                           starts, D);
     T5P__LAUNCHED();
     return 0;
@@ -719,7 +734,7 @@ static int t5p__launch_rmsnorm_forward(float *xout, float *out, float *rstd, con
     int bs = 0;
     T5P__TRY(t5p__norm_block(D, &bs));
     if (N == 0) return 0;
-    t5p__rmsnorm_forward_kernel<<<(unsigned)N, bs>>>(xout, out, rstd, x, sub, g, D, eps, d);
+    T5P__GO(t5p__rmsnorm_forward_kernel, (unsigned)N, bs, 0)(xout, out, rstd, x, sub, g, D, eps, d);
     T5P__LAUNCHED();
     return 0;
 }
@@ -731,9 +746,9 @@ static int t5p__launch_rmsnorm_backward(float *dres, float *dsub, float *dg, con
     T5P__TRY(t5p__norm_block(D, &bs));
     if (N == 0) return 0;
     const int nb = (N + T5P__NORM_ROWS - 1) / T5P__NORM_ROWS;
-    t5p__rmsnorm_backward_kernel<<<(unsigned)nb, bs>>>(dres, dsub, scratch, dh, in, rstd, g, N, D, d);
+    T5P__GO(t5p__rmsnorm_backward_kernel, (unsigned)nb, bs, 0)(dres, dsub, scratch, dh, in, rstd, g, N, D, d);
     T5P__LAUNCHED();
-    t5p__colsum_kernel<<<t5p__blocks((size_t)D, 128), 128>>>(dg, scratch, nb, D);
+    T5P__GO(t5p__colsum_kernel, t5p__blocks((size_t)D, 128), 128, 0)(dg, scratch, nb, D);
     T5P__LAUNCHED();
     return 0;
 }
@@ -742,7 +757,7 @@ static size_t t5p__rmsnorm_scratch(int N, int D) { return (size_t)((N + T5P__NOR
 static int t5p__launch_gelu_forward(float *g, const float *u0, const float *u1, size_t n, int tanh_form) {
     const int bs = t5p__block[T5P__K_ELEM];
     if (n == 0) return 0;
-    t5p__gelu_gate_forward_kernel<<<t5p__blocks(n, bs), bs>>>(g, u0, u1, n, tanh_form);
+    T5P__GO(t5p__gelu_gate_forward_kernel, t5p__blocks(n, bs), bs, 0)(g, u0, u1, n, tanh_form);
     T5P__LAUNCHED();
     return 0;
 }
@@ -750,14 +765,14 @@ static int t5p__launch_gelu_backward(float *du0, float *du1, const float *dg, co
                                      int tanh_form) {
     const int bs = t5p__block[T5P__K_ELEM];
     if (n == 0) return 0;
-    t5p__gelu_gate_backward_kernel<<<t5p__blocks(n, bs), bs>>>(du0, du1, dg, u0, u1, n, tanh_form);
+    T5P__GO(t5p__gelu_gate_backward_kernel, t5p__blocks(n, bs), bs, 0)(du0, du1, dg, u0, u1, n, tanh_form);
     T5P__LAUNCHED();
     return 0;
 }
 static int t5p__launch_dropout(float *out, const float *in, size_t n, t5p__drop d) {
     const int bs = t5p__block[T5P__K_ELEM];
     if (n == 0 || (d.p == 0.0f && d.s == 1.0f && out == in)) return 0;
-    t5p__dropout_kernel<<<t5p__blocks(n, bs), bs>>>(out, in, n, d);
+    T5P__GO(t5p__dropout_kernel, t5p__blocks(n, bs), bs, 0)(out, in, n, d);
     T5P__LAUNCHED();
     return 0;
 }
@@ -772,7 +787,7 @@ static int t5p__launch_position_bias(float *bias, const float *table, const int 
     const int bs = t5p__block[T5P__K_ELEM];
     const size_t n = (size_t)H * Tq * Tk;
     if (n == 0) return 0;
-    t5p__position_bias_kernel<<<t5p__blocks(n, bs), bs>>>(bias, table, bucket, H, Tq, Tk);
+    T5P__GO(t5p__position_bias_kernel, t5p__blocks(n, bs), bs, 0)(bias, table, bucket, H, Tq, Tk);
     T5P__LAUNCHED();
     return 0;
 }
@@ -780,9 +795,9 @@ static int t5p__launch_position_bias(float *bias, const float *table, const int 
 static int t5p__launch_position_bias_backward(float *dtable, const float *dbias, const int *bucket, int H, int Tq,
                                               int Tk, int NB, float *scratch) {
     const int ND = Tq + Tk - 1;
-    t5p__bias_diag_kernel<<<t5p__blocks((size_t)H * ND, 128), 128>>>(scratch, dbias, H, Tq, Tk);
+    T5P__GO(t5p__bias_diag_kernel, t5p__blocks((size_t)H * ND, 128), 128, 0)(scratch, dbias, H, Tq, Tk);
     T5P__LAUNCHED();
-    t5p__bias_table_kernel<<<t5p__blocks((size_t)NB * H, 128), 128>>>(dtable, scratch, bucket, H, NB, ND);
+    T5P__GO(t5p__bias_table_kernel, t5p__blocks((size_t)NB * H, 128), 128, 0)(dtable, scratch, bucket, H, NB, ND);
     T5P__LAUNCHED();
     return 0;
 }
@@ -792,7 +807,7 @@ static int t5p__launch_permute(float *out, const float *in, int B, int T, int H,
     const int bs = t5p__block[T5P__K_ELEM];
     const size_t n = (size_t)B * T * H * Dk * nmat;
     if (n == 0) return 0;
-    t5p__permute_kernel<<<t5p__blocks(n, bs), bs>>>(out, in, B, T, H, Dk, mstride, nmat, inverse);
+    T5P__GO(t5p__permute_kernel, t5p__blocks(n, bs), bs, 0)(out, in, B, T, H, Dk, mstride, nmat, inverse);
     T5P__LAUNCHED();
     return 0;
 }
@@ -802,7 +817,7 @@ static int t5p__launch_softmax_forward(float *att, const float *bias, const uint
     const int bs = t5p__block[T5P__K_SOFTMAX], rows = bs / 32;
     const size_t n = (size_t)B * H * Tq;
     if (n == 0) return 0;
-    t5p__softmax_forward_kernel<<<t5p__blocks(n, rows), bs>>>(att, bias, kmask, causal, B, H, Tq, Tk);
+    T5P__GO(t5p__softmax_forward_kernel, t5p__blocks(n, rows), bs, 0)(att, bias, kmask, causal, B, H, Tq, Tk);
     T5P__LAUNCHED();
     return 0;
 }
@@ -810,7 +825,7 @@ static int t5p__launch_softmax_backward(float *att, const float *dP, float *dbia
     const int bs = t5p__block[T5P__K_SOFTMAX], rows = bs / 32;
     const size_t n = dbias ? (size_t)H * Tq : (size_t)B * H * Tq;
     if (n == 0) return 0;
-    t5p__softmax_backward_kernel<<<t5p__blocks(n, rows), bs>>>(att, dP, dbias, B, H, Tq, Tk);
+    T5P__GO(t5p__softmax_backward_kernel, t5p__blocks(n, rows), bs, 0)(att, dP, dbias, B, H, Tq, Tk);
     T5P__LAUNCHED();
     return 0;
 }
@@ -846,7 +861,7 @@ static int t5p__launch_xent(float *logits, float *lse, float *xlab, int *correct
                             float scale, int mode) {
     const int bs = t5p__block[T5P__K_XENT];
     if (N == 0) return 0;
-    t5p__xent_kernel<<<(unsigned)N, bs>>>(logits, lse, xlab, correct, labels, V, scale, mode);
+    T5P__GO(t5p__xent_kernel, (unsigned)N, bs, 0)(logits, lse, xlab, correct, labels, V, scale, mode);
     T5P__LAUNCHED();
     return 0;
 }
@@ -855,7 +870,7 @@ static int t5p__launch_topk(float *vals, int *idx, const float *x, const float *
     const int bs = t5p__block[T5P__K_TOPK];
     if (k < 1 || k > 64 || k > V) return t5p_error_set(T5P_ERR_ARG, "top-k: k = %d outside [1, min(V = %d, 64)]", k, V);
     if (R == 0) return 0;
-    t5p__topk_kernel<<<(unsigned)R, bs>>>(vals, idx, x, add, V, k);
+    T5P__GO(t5p__topk_kernel, (unsigned)R, bs, 0)(vals, idx, x, add, V, k);
     T5P__LAUNCHED();
     return 0;
 }
@@ -863,7 +878,7 @@ static int t5p__launch_topk(float *vals, int *idx, const float *x, const float *
 static int t5p__launch_gather(float *dst, const float *src, const int *idx, int R, size_t row) {
     const int bs = t5p__block[T5P__K_ELEM];
     if ((size_t)R * row == 0) return 0;
-    t5p__gather_rows_kernel<<<t5p__blocks((size_t)R * row, bs), bs>>>(dst, src, idx, R, row);
+    T5P__GO(t5p__gather_rows_kernel, t5p__blocks((size_t)R * row, bs), bs, 0)(dst, src, idx, R, row);
     T5P__LAUNCHED();
     return 0;
 }
@@ -1770,7 +1785,6 @@ struct t5p_cuda_optim {
     double *scal;     // per-tensor sums: w^2, the factor along the normalised axis, u^2
 };
 
-#define T5P__OPT_PARTS 256  // blocks of a reduction's first stage (fixed: the same sums on every device)
 #define T5P__AF_CHUNK 256   // rows per partial column sum
 
 // t5p.h's t5p__opt_layout: shapes and factoring of one parameter's state; returns its floats.
@@ -1944,9 +1958,9 @@ static double t5p__cu_rho(const t5p_optim_config *c, long t, double sched) {
 
 // sum of x^2 (n floats) into *out, in two fixed stages
 static int t5p__sumsq(double *out, double *part, const float *x, int64_t n, int bs) {
-    t5p__sumsq_kernel<<<T5P__OPT_PARTS, bs>>>(part, x, n);
+    T5P__GO(t5p__sumsq_kernel, t5p__opt_parts, bs, 0)(part, x, n);
     T5P__LAUNCHED();
-    t5p__sum_kernel<<<1, 256>>>(out, part, T5P__OPT_PARTS);
+    T5P__GO(t5p__sum_kernel, 1, 256, 0)(out, part, t5p__opt_parts);
     T5P__LAUNCHED();
     return 0;
 }
@@ -1970,30 +1984,30 @@ static int t5p__adafactor_tensor(t5p_cuda_optim *o, int k, double sched, long t)
     f.rho = t5p__cu_rho(c, t, sched), f.wd = c->weight_decay, f.eps2 = c->eps2, f.clip = c->clip_threshold;
     if (c->scale_parameter) T5P__TRY(t5p__sumsq(&o->scal[0], o->part, p->w, n, bs));  // RMS of w before the update
     if (s->factored) {
-        t5p__af_rows_kernel<<<t5p__blocks((size_t)rows * 32, bs), bs>>>(s->vr, p->g, rows, cols, b2, a2, eps1);
+        T5P__GO(t5p__af_rows_kernel, t5p__blocks((size_t)rows * 32, bs), bs, 0)(s->vr, p->g, rows, cols, b2, a2, eps1);
         T5P__LAUNCHED();
         const int nch = (int)((rows + T5P__AF_CHUNK - 1) / T5P__AF_CHUNK);
-        t5p__af_cols_part_kernel<<<dim3(t5p__blocks((size_t)cols, bs), (unsigned)nch), bs>>>(o->part, p->g, rows, cols,
+        T5P__GO(t5p__af_cols_part_kernel, dim3(t5p__blocks((size_t)cols, bs), (unsigned)nch), bs, 0)(o->part, p->g, rows, cols,
                                                                                              eps1);
         T5P__LAUNCHED();
-        t5p__af_cols_kernel<<<t5p__blocks((size_t)cols, bs), bs>>>(s->vc, o->part, nch, rows, cols, b2, a2);
+        T5P__GO(t5p__af_cols_kernel, t5p__blocks((size_t)cols, bs), bs, 0)(s->vc, o->part, nch, rows, cols, b2, a2);
         T5P__LAUNCHED();
         // HF: r_factor = rsqrt(vr / mean(vr)); bert4keras: v = vr vc / mean(the factor along the smaller axis)
         const int rows_factor = f.hf || s->large_cols;
-        t5p__fsum_kernel<<<1, 256>>>(&o->scal[1], rows_factor ? s->vr : s->vc, rows_factor ? rows : cols);
+        T5P__GO(t5p__fsum_kernel, 1, 256, 0)(&o->scal[1], rows_factor ? s->vr : s->vc, rows_factor ? rows : cols);
         T5P__LAUNCHED();
         f.nf = (double)(rows_factor ? rows : cols);
         f.mode = f.hf ? T5P__AF_HF_FACTORED : T5P__AF_B4K_FACTORED;
     } else {
-        t5p__af_full_kernel<<<t5p__blocks((size_t)n, bs), bs>>>(s->v, p->g, n, b2, a2, eps1);
+        T5P__GO(t5p__af_full_kernel, t5p__blocks((size_t)n, bs), bs, 0)(s->v, p->g, n, b2, a2, eps1);
         T5P__LAUNCHED();
         f.mode = f.hf ? T5P__AF_HF_FULL : T5P__AF_B4K_FULL;
     }
-    t5p__af_usq_kernel<<<T5P__OPT_PARTS, bs>>>(o->part, f, p->g, s->v, s->vr, s->vc, o->scal);
+    T5P__GO(t5p__af_usq_kernel, t5p__opt_parts, bs, 0)(o->part, f, p->g, s->v, s->vr, s->vc, o->scal);
     T5P__LAUNCHED();
-    t5p__sum_kernel<<<1, 256>>>(&o->scal[2], o->part, T5P__OPT_PARTS);
+    T5P__GO(t5p__sum_kernel, 1, 256, 0)(&o->scal[2], o->part, t5p__opt_parts);
     T5P__LAUNCHED();
-    t5p__af_update_kernel<<<t5p__blocks((size_t)n, bs), bs>>>(f, p->w, s->m, p->g, s->v, s->vr, s->vc, o->scal);
+    T5P__GO(t5p__af_update_kernel, t5p__blocks((size_t)n, bs), bs, 0)(f, p->w, s->m, p->g, s->v, s->vr, s->vc, o->scal);
     T5P__LAUNCHED();
     return 0;
 }
@@ -2018,7 +2032,7 @@ static int t5p__adam_tensor(t5p_cuda_optim *o, int k, double lr, long t) {
         step_size = (float)(lr / bc1);
         bc2_sqrt = (float)sqrt(bc2);
     }
-    t5p__adam_kernel<<<t5p__blocks((size_t)s->numel, bs), bs>>>(
+    T5P__GO(t5p__adam_kernel, t5p__blocks((size_t)s->numel, bs), bs, 0)(
         p->w, s->m, s->v, p->g, s->numel, (float)c->beta1, (float)(1.0 - c->beta1), (float)c->beta2,
         (float)(1.0 - c->beta2), (float)c->eps, l2, decay, step_size, bc2_sqrt);
     T5P__LAUNCHED();
@@ -2191,7 +2205,7 @@ __global__ void t5p__kv_append_kernel(float *cache, const float *k, const float 
 __global__ void t5p__decode_attention_kernel(float *ctx, const float *q, const float *K, const float *Vv,
                                              size_t rstride, size_t hstride, int group, int Tk, int H, int Dk,
                                              const float *bias, size_t bstride, const uint8_t *kmask) {
-    extern __shared__ float sh[];
+    T5P__DYNAMIC_SMEM(float, sh);
     const int r = blockIdx.x / H, h = blockIdx.x % H, kvr = r / group;
     float *qs = sh, *s = sh + Dk;
     for (int d = threadIdx.x; d < Dk; d += blockDim.x) qs[d] = q[(size_t)r * H * Dk + (size_t)h * Dk + d];
@@ -2235,7 +2249,7 @@ static int t5p__launch_decode_attention(float *ctx, const float *q, const float 
                                         size_t bstride, const uint8_t *kmask) {
     const size_t smem = sizeof(float) * ((size_t)Dk + Tk);
     if (smem > 48 * 1024) return t5p_error_set(T5P_ERR_ARG, "decoding: %d keys of width %d exceed shared memory", Tk, Dk);
-    t5p__decode_attention_kernel<<<(unsigned)R * H, 128, smem>>>(ctx, q, K, V, rstride, hstride, group, Tk, H, Dk, bias,
+    T5P__GO(t5p__decode_attention_kernel, (unsigned)R * H, 128, smem)(ctx, q, K, V, rstride, hstride, group, Tk, H, Dk, bias,
                                                                  bstride, kmask);
     T5P__LAUNCHED();
     return 0;
@@ -2348,7 +2362,7 @@ extern "C" int t5p_cuda_gen_step(t5p_cuda_model *m, const int *ids, const int *p
         const size_t lw = (size_t)l * HK * D, lf = (size_t)l * F * D;
         // self-attention over positions 0..t
         T5P__TRY(t5p__linear_y(prec, g->qkv, g->h, w->dec_q + lw, R, D, HK, 3, 0, (long long)qkv_ws, (long long)nq, 0.0f));
-        t5p__kv_append_kernel<<<t5p__blocks(nq, 256), 256>>>(cache, g->qkv + nq, g->qkv + 2 * nq, R, H, Dk, T, Ld, l, t);
+        T5P__GO(t5p__kv_append_kernel, t5p__blocks(nq, 256), 256, 0)(cache, g->qkv + nq, g->qkv + 2 * nq, R, H, Dk, T, Ld, l, t);
         T5P__LAUNCHED();
         T5P__TRY(t5p__launch_decode_attention(g->ctx, g->qkv, cache + 2 * l * plane, cache + (2 * l + 1) * plane,
                                               rstride, (size_t)T * Dk, 1, R, t + 1, H, Dk, g->self_pb + (size_t)t * T,

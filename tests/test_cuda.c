@@ -362,7 +362,7 @@ static void test_xent(int N, int V) {
     int correct = -1, rcorrect = -1;
     OK(t5p_cuda_xent_forward(&loss, lse, dx, dlab, N, V, &correct));
     double rloss = t5p_xent_forward(rl, x, labels, N, V, &rcorrect);
-    int bad = compare_dev("lse", lse, rl, N, 1e-6, &me);
+    int bad = compare_dev("lse", lse, rl, N, 1e-5, &me);  // the CPU sums V exps one by one in float
     if (fabs(loss - rloss) > 1e-5 * fabs(rloss) + 1e-5) bad++, printf("  loss %.9g want %.9g\n", loss, rloss);
     if (correct != rcorrect) bad++, printf("  correct %d want %d\n", correct, rcorrect);
     snprintf(name, sizeof name, "cuda xent forward N=%d V=%d (loss %.6g, %d correct)", N, V, rloss, rcorrect);
@@ -376,7 +376,7 @@ static void test_xent(int N, int V) {
     OK(t5p_cuda_memset(lse, 0xFF, 4 * (size_t)N));
     OK(t5p_cuda_xent_fused(&loss, &correct, dx, lse, dlab, N, V, scale));  // dx becomes the gradient
     me = 0;
-    bad = compare_dev("lse", lse, rl, N, 1e-6, &me) + compare_dev("dlogits", dx, rd, nv, 1e-5, &me);
+    bad = compare_dev("lse", lse, rl, N, 1e-5, &me) + compare_dev("dlogits", dx, rd, nv, 1e-5, &me);
     if (fabs(loss - rloss) > 1e-5 * fabs(rloss) + 1e-5) bad++, printf("  loss %.9g want %.9g\n", loss, rloss);
     if (correct != rcorrect) bad++, printf("  correct %d want %d\n", correct, rcorrect);
     snprintf(name, sizeof name, "cuda xent fused (loss + gradient in one pass) N=%d V=%d", N, V);
