@@ -31,6 +31,14 @@
    device. Compiled with --fmad=false, elementwise arithmetic rounds like the C twins (t5p.h compiles
    under -std=c11, which does not contract either): dropout masks, embeddings, residual sums and Adam
    updates agree with the CPU bit for bit; reductions, exp and erf agree to float rounding.
+
+   Errors. Every CUDA runtime and cuBLAS call and every kernel launch is checked; a failure returns
+   T5P_ERR_DEVICE (T5P_ERR_NOMEM when out of memory) with "file:line: call: reason" in
+   t5p_last_error(). Nothing here prints or exits.
+
+   Without a GPU. Compiled as C++ with -DT5P_CUDA_EMULATE, this file runs on the CPU against
+   tests/cuda_emu.h (runtime, cuBLAS and launches emulated; a block's threads as fibers meeting at each
+   barrier), which is how CI runs tests/test_cuda.c where no device exists (tests/test_cuda_emu.sh).
 */
 #ifdef T5P_CUDA_EMULATE  // on the CPU, for tests where no GPU exists: tests/cuda_emu.h, tests/test_cuda_emu.sh
 #include "cuda_emu.h"
@@ -124,8 +132,10 @@ extern "C" int t5p_cuda_init(int device) {
     t5p__cu.nsm = prop.multiProcessorCount;
     T5P__CUBLAS(cublasCreate(&t5p__cu.blas));
 #ifdef T5P_CUDA_EMULATE  // fewer fibers: two warps per block still take every cross-warp path
-    for (int k = 0; k < T5P__K_COUNT; k++) t5p__block[k] = 64;
-    t5p__opt_parts = 8;
+    if (!getenv("T5P_EMU_REAL_BLOCKS")) {
+        for (int k = 0; k < T5P__K_COUNT; k++) t5p__block[k] = 64;
+        t5p__opt_parts = 8;
+    }
 #endif
     t5p__cu.device = device;
     t5p__cu.ready = 1;

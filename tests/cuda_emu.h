@@ -8,10 +8,14 @@
 // reference loop that checks its leading dimensions; the fast compute types round the operands to bf16
 // or TF32 as tensor cores do. Fresh device memory is filled with NaNs, so reading what was never written
 // shows. Kernels that never reach a barrier on their first launch run their threads as plain calls
-// afterwards (a later barrier there aborts with a message).
+// afterwards (a later barrier there aborts with a message). Knobs: T5P_EMU_REVERSE=1 schedules the threads
+// in reverse order (a result that depends on the order is a race); T5P_EMU_REAL_BLOCKS=1 keeps the GPU's
+// block sizes (t5p_cuda.cu uses 64 threads here otherwise; the real sizes take minutes).
 //
-// What this cannot show: speed, races that a real GPU's parallel threads would expose, launch limits,
-// cuBLAS's own kernels and the device's exp/erf rounding. Those need a device (bench/gpu_check.sh).
+// What this cannot show: speed, races that a real GPU's parallel threads would expose, launch limits other
+// than block <= 1024 threads, grid.y <= 65535 and 48 KB of shared memory, cuBLAS's own kernels (their
+// handling of strides and compute types) and the device's exp/erf rounding. Those need a device
+// (tests/test_cuda.c there, bench/gpu_check.sh).
 #pragma once
 #include <math.h>
 #include <stdint.h>
@@ -312,8 +316,10 @@ static void t5p__emu_block(unsigned nthreads) {
         makecontext(&f.ctx, t5p__emu_entry, 0);
 #endif
     }
+    static const int reverse = getenv("T5P_EMU_REVERSE") != NULL;  // another order: races that depend on it show
     for (unsigned left = nthreads; left;) {
-        for (unsigned t = 0; t < nthreads; t++) {
+        for (unsigned k = 0; k < nthreads; k++) {
+            const unsigned t = reverse ? nthreads - 1 - k : k;
             t5p__emu_fiber &f = t5p__emu.f[t];
             if (f.done) continue;
             t5p__emu.cur = (int)t;
@@ -347,8 +353,10 @@ static void t5p__emu_launch(void *kernel, dim3 g, dim3 b, size_t smem, std::func
             for (unsigned x = 0; x < g.x; x++) {
                 blockIdx.x = x, blockIdx.y = y, blockIdx.z = z;
                 if (plain) {
+                    static const int reverse = getenv("T5P_EMU_REVERSE") != NULL;
                     t5p__emu.fibers = 0;
-                    for (unsigned t = 0; t < b.x; t++) threadIdx.x = t, threadIdx.y = 0, threadIdx.z = 0, body();
+                    for (unsigned k = 0; k < b.x; k++)
+                        threadIdx.x = reverse ? b.x - 1 - k : k, threadIdx.y = 0, threadIdx.z = 0, body();
                 } else {
                     t5p__emu.fibers = 1;
                     t5p__emu_block(b.x);
