@@ -26,6 +26,8 @@
                     padded batches, seeded epoch order
     10. metrics     ROUGE-1/2/L F (rouge 1.0.0 / 1.0.1) and BLEU (nltk, method1) as finetune.py scored titles
     11. train       the training loop: steps, checkpoints (atomic), exact resume, non-finite stops, evaluation
+    12. cuda        the CUDA backend's API (implemented in t5p_cuda.cu): device model, optimizers and
+                    KV-cached decoding on the GPU, kernel-level twins of section 6; stand-ins without CUDA
 
    OPTIONS (define before including with T5P_IMPLEMENTATION)
      T5P_STATIC                 make every function static
@@ -78,6 +80,8 @@ enum {
     T5P_ERR_FORMAT = -2,  // malformed input file (names file, line, byte)
     T5P_ERR_ARG = -3,     // bad argument
     T5P_ERR_NOMEM = -4,   // allocation failed
+    T5P_ERR_NONFINITE = -5,  // training: the loss or the gradient is NaN or infinite
+    T5P_ERR_DEVICE = -6,  // a CUDA/cuBLAS call failed, no device, or built without CUDA
 };
 
 T5PDEF const char *t5p_last_error(void);  // thread-local message of the last failure
@@ -1031,7 +1035,6 @@ T5PDEF t5p_scores t5p_metrics_mean(const t5p_metrics *m);  // all 0 when nothing
 //   t5p_trainer_save(tr, "run/checkpoint-00001000");
 //   t5p_trainer_free(tr);
 
-enum { T5P_ERR_NONFINITE = -5 };  // the loss or the gradient is NaN or infinite
 
 typedef struct {
     int batch;               // pairs per step (32: the original's fine-tuning)
@@ -1072,6 +1075,164 @@ T5PDEF int t5p_trainer_load(t5p_trainer *t, const char *dir);
 // Teacher-forced loss and accuracy over every pair of dev (in order, batches of `batch`, no dropout), averaged
 // per non-pad target token. Does not change the training position or the dropout counter.
 T5PDEF int t5p_trainer_eval(t5p_trainer *t, const t5p_pairs *dev, int batch, double *loss, double *acc);
+
+// ----------------------------------------------------------------------------
+// 12. cuda (declarations)
+//
+// The CUDA backend is t5p_cuda.cu, compiled by nvcc (build.sh does it when nvcc exists). A program that
+// uses it compiles its T5P_IMPLEMENTATION file with -DT5P_CUDA and links t5p_cuda.o with
+// -lcublas -lcudart -lstdc++. Without T5P_CUDA the device-level API below still links: every call
+// fails with T5P_ERR_DEVICE ("built without CUDA") and t5p_cuda_device_count() is 0, so a program can
+// offer --device cuda and say why it cannot run. The kernel-level functions (device pointers, last
+// block) exist only in t5p_cuda.o.
+//
+// The device model keeps the parameters in the t5p_params layout (float32 master weights), gradients in
+// the same layout, optimizer state and activations in a few device allocations; only batches and
+// results cross to the host. It computes what t5p_model_forward/_backward compute, within float
+// rounding, with the same dropout masks. Precision: T5P_CUDA_FP32 (float32 products), T5P_CUDA_TF32, or
+// T5P_CUDA_BF16 (bf16 tensor-core products with float32 accumulation; storage stays float32).
+//
+//   if (t5p_cuda_device_count() <= 0) ... t5p_last_error() says why
+//   t5p_cuda_model *g = t5p_cuda_model_new(&cfg, T5P_CUDA_BF16);
+//   t5p_cuda_model_set_params(g, m->params);                   // a host buffer in the t5p_params layout
+//   t5p_cuda_optim *o = t5p_cuda_model_optim_new(g, &ocfg);    // over t5p_param_tensors' list and names
+//   for (...) {
+//       t5p_cuda_model_zero_grad(g);
+//       t5p_cuda_model_forward(g, src, tgt, B, S, T, 1, &st);  // st.loss, st.acc, st.ntokens
+//       t5p_cuda_model_backward(g);
+//       t5p_cuda_optim_step(o);
+//   }
+//   t5p_cuda_model_get_params(g, m->params);                   // checkpoint: weights back to the host,
+//   t5p_cuda_optim_sync(o, cpu_optim, 0);                      // state into a CPU optimizer of the same
+//   t5p_optim_save(cpu_optim, path);                           // config and list: one file format
+
+enum { T5P_DEVICE_CPU = 0, T5P_DEVICE_CUDA = 1 };
+enum { T5P_CUDA_FP32 = 0, T5P_CUDA_TF32 = 1, T5P_CUDA_BF16 = 2 };
+
+// Stores the message t5p_last_error() returns; returns code. For code compiled apart (t5p_cuda.cu).
+T5PDEF int t5p_error_set(int code, const char *fmt, ...);
+T5PDEF int t5p_device_parse(const char *name);           // "cpu" / "cuda" -> T5P_DEVICE_*, or T5P_ERR_ARG
+T5PDEF const char *t5p_device_name(int device);          // "cpu" / "cuda"
+T5PDEF int t5p_cuda_precision_parse(const char *name);   // "fp32" / "tf32" / "bf16" -> T5P_CUDA_*, or T5P_ERR_ARG
+T5PDEF const char *t5p_cuda_precision_name(int precision);
+
+// Devices: the count (0 when there is none or no driver: t5p_last_error() says why); t5p_cuda_init
+// selects one (the first call of anything below selects device 0); info: "NVIDIA H200, 139.8 GiB,
+// 132 SMs, sm_90". All return 0 or a negative error.
+T5PDEF int t5p_cuda_device_count(void);
+T5PDEF int t5p_cuda_init(int device);
+T5PDEF int t5p_cuda_device_info(char *buf, size_t size);
+
+// The model on the device. Parameters start at zero: set them from a host buffer. The forward checks
+// ids like t5p_model_forward and sets *st (may be NULL). A training forward (training != 0: dropout on,
+// step += 1) computes the logit gradient in the same pass as the loss (fused classifier), so its logits
+// are gone; an evaluation forward keeps them (t5p_cuda_model_get_logits, (B, T-1, V)). The backward
+// accumulates into the gradients (+=), once per forward. set_rng sets the dropout seed and step
+// (t5p_model's seed and step give the same masks). device_bytes: device memory held.
+typedef struct t5p_cuda_model t5p_cuda_model;
+typedef struct {
+    float loss;   // mean cross-entropy per non-pad label
+    float acc;    // fraction of non-pad labels predicted by the first maximal logit
+    int ntokens;  // non-pad labels
+} t5p_cuda_stats;
+T5PDEF t5p_cuda_model *t5p_cuda_model_new(const t5p_config *c, int precision);  // NULL on failure
+T5PDEF void t5p_cuda_model_free(t5p_cuda_model *g);                             // accepts NULL
+T5PDEF int t5p_cuda_model_set_params(t5p_cuda_model *g, const float *params);   // t5p_num_params floats
+T5PDEF int t5p_cuda_model_get_params(t5p_cuda_model *g, float *params);
+T5PDEF int t5p_cuda_model_get_grads(t5p_cuda_model *g, float *grads);
+T5PDEF int t5p_cuda_model_zero_grad(t5p_cuda_model *g);
+T5PDEF int t5p_cuda_model_set_rng(t5p_cuda_model *g, uint64_t seed, uint64_t step);
+T5PDEF int t5p_cuda_model_forward(t5p_cuda_model *g, const int *src, const int *tgt, int B, int S, int T,
+                                  int training, t5p_cuda_stats *st);
+T5PDEF int t5p_cuda_model_backward(t5p_cuda_model *g);
+T5PDEF int t5p_cuda_model_get_logits(t5p_cuda_model *g, float *logits);
+T5PDEF size_t t5p_cuda_model_device_bytes(const t5p_cuda_model *g);
+
+// Optimizer on the device over every tensor of t5p_param_tensors (names, shapes and is_norm as the CPU
+// trainer lists them), with t5p_optim's arithmetic. sync copies the state and step count to (to_device
+// = 0) or from (1) a CPU t5p_optim made with the same config over the same tensor list, so
+// t5p_optim_save/_load keep one file format for both backends.
+typedef struct t5p_cuda_optim t5p_cuda_optim;
+T5PDEF t5p_cuda_optim *t5p_cuda_model_optim_new(t5p_cuda_model *g, const t5p_optim_config *cfg);
+T5PDEF void t5p_cuda_optim_free(t5p_cuda_optim *o);  // accepts NULL
+T5PDEF int t5p_cuda_optim_step(t5p_cuda_optim *o);
+T5PDEF long t5p_cuda_optim_steps(const t5p_cuda_optim *o);
+T5PDEF int t5p_cuda_optim_sync(t5p_cuda_optim *go, t5p_optim *co, int to_device);
+
+// Decoding with KV caches. gen_begin encodes B sources (B, S) once, computes every layer's cross-
+// attention K/V once (shared by the beams of a source) and prepares R = B*nbeams rows of self-attention
+// cache for max_len positions. Each gen_step feeds ids (R, host) at the next position: parents (R or
+// NULL) first reorders the self-attention cache (row r continues row parents[r]); then per row the k
+// best candidates go to vals, idx (R, k, host) in the order (value descending, index ascending), value
+// = the logit (add NULL) or add[r] + log-softmax (beam scores). generate_greedy: out (B, max_len) holds
+// the ids after start_id up to and including eos_id, then pad_id; lens (B, may be NULL) their counts.
+T5PDEF int t5p_cuda_gen_begin(t5p_cuda_model *g, const int *src, int B, int S, int nbeams, int max_len);
+T5PDEF int t5p_cuda_gen_step(t5p_cuda_model *g, const int *ids, const int *parents, const float *add, int k,
+                             float *vals, int *idx);
+T5PDEF int t5p_cuda_generate_greedy(t5p_cuda_model *g, const int *src, int B, int S, int start_id, int eos_id,
+                                    int max_len, int *out, int *lens);
+
+// Kernel level, device pointers (only in t5p_cuda.o). Each op takes the arguments of its C twin in
+// section 6 and computes the same (= / +=) within float rounding; the xent functions return the summed
+// loss through *loss. Matrix products use the precision set by t5p_cuda_set_precision (FP32 default).
+T5PDEF int t5p_cuda_malloc(void **p, size_t bytes);
+T5PDEF int t5p_cuda_free(void *p);
+T5PDEF int t5p_cuda_upload(void *dst, const void *src, size_t bytes);
+T5PDEF int t5p_cuda_download(void *dst, const void *src, size_t bytes);
+T5PDEF int t5p_cuda_memset(void *p, int byte, size_t bytes);
+T5PDEF int t5p_cuda_sync(void);
+T5PDEF int t5p_cuda_set_precision(int precision);
+T5PDEF int t5p_cuda_embedding_forward(float *out, const int *ids, const float *table, int N, int D);
+T5PDEF int t5p_cuda_embedding_backward(float *dtable, const float *dout, const int *ids, int N, int D);
+T5PDEF int t5p_cuda_rmsnorm_forward(float *out, float *rstd, const float *in, const float *g, int N, int D,
+                                    float eps);
+T5PDEF int t5p_cuda_rmsnorm_backward(float *din, float *dg, const float *dout, const float *in, const float *rstd,
+                                     const float *g, int N, int D);
+// Fused residual + RMSNorm: xout = x + dropout(sub; p, key), out = rmsnorm(xout) (rstd saved).
+// Backward: dres += rmsnorm backward of dh (dg +=), then dsub (=) dropout backward of dres (p, key; the
+// dropout of the sublayer before) unless dsub is NULL. Twins: compositions of section 6's pairs.
+T5PDEF int t5p_cuda_residual_rmsnorm_forward(float *xout, float *out, float *rstd, const float *x, const float *sub,
+                                             const float *g, int N, int D, float eps, float p, uint64_t key);
+T5PDEF int t5p_cuda_residual_rmsnorm_backward(float *dres, float *dsub, float *dg, const float *dh, const float *in,
+                                              const float *rstd, const float *g, int N, int D, float p,
+                                              uint64_t key);
+T5PDEF int t5p_cuda_linear_forward(float *y, const float *x, const float *w, int N, int I, int O);
+T5PDEF int t5p_cuda_linear_backward(float *dx, float *dw, const float *dy, const float *x, const float *w, int N,
+                                    int I, int O);
+T5PDEF int t5p_cuda_position_bias_forward(float *bias, const float *table, int H, int Tq, int Tk, int bidirectional,
+                                          int num_buckets, int max_distance);
+T5PDEF int t5p_cuda_position_bias_backward(float *dtable, const float *dbias, int H, int Tq, int Tk,
+                                           int bidirectional, int num_buckets, int max_distance);
+T5PDEF int t5p_cuda_attention_forward(float *ctx, float *att, const float *q, const float *k, const float *v,
+                                      const float *bias, const uint8_t *kmask, int causal, int B, int Tq, int Tk,
+                                      int H, int Dk);
+T5PDEF int t5p_cuda_attention_backward(float *dq, float *dk, float *dv, float *dbias, const float *dctx, float *att,
+                                       const float *q, const float *k, const float *v, int B, int Tq, int Tk, int H,
+                                       int Dk);
+T5PDEF int t5p_cuda_gelu_gate_forward(float *g, const float *u0, const float *u1, size_t n, int tanh_form);
+T5PDEF int t5p_cuda_gelu_gate_backward(float *du0, float *du1, const float *dg, const float *u0, const float *u1,
+                                       size_t n, int tanh_form);
+T5PDEF int t5p_cuda_dropout_forward(float *out, const float *in, size_t n, float p, uint64_t key, float scale);
+T5PDEF int t5p_cuda_dropout_backward(float *din, const float *dout, size_t n, float p, uint64_t key, float scale);
+T5PDEF int t5p_cuda_xent_forward(double *loss, float *lse, const float *logits, const int *labels, int N, int V,
+                                 int *correct);
+T5PDEF int t5p_cuda_xent_backward(float *dlogits, const float *logits, const float *lse, const int *labels, int N,
+                                  int V, float scale);
+// Forward and backward in one pass (llm.c's fused classifier): logits become their gradient.
+T5PDEF int t5p_cuda_xent_fused(double *loss, int *correct, float *logits, float *lse, const int *labels, int N,
+                               int V, float scale);
+// Per row r of x (R, V): the k best (value descending, index ascending) into vals, idx (R, k); value =
+// x, or add[r] + x - logsumexp(row) when add (R, device) is not NULL. 1 <= k <= min(V, 64).
+T5PDEF int t5p_cuda_topk(float *vals, int *idx, const float *x, const float *add, int R, int V, int k);
+// KV-cache reordering: dst row r (=) src row idx[r], rows of row_floats floats; dst != src.
+T5PDEF int t5p_cuda_gather_rows(float *dst, const float *src, const int *idx, int R, size_t row_floats);
+// Optimizer over any parameter list whose w and g are device pointers (t5p_optim_new's contract).
+T5PDEF t5p_cuda_optim *t5p_cuda_optim_new(const t5p_optim_config *cfg, const t5p_param *params, int n);
+T5PDEF int t5p_cuda_optim_nparams(const t5p_cuda_optim *o);
+// State array `which` (0 m, 1 v, 2 v_row, 3 v_col) of parameter k: device pointer and length, NULL when
+// absent; *name (may be NULL) gets the parameter's name.
+T5PDEF float *t5p_cuda_optim_state(t5p_cuda_optim *o, int k, int which, int64_t *count, const char **name);
+T5PDEF void t5p_cuda_optim_set_steps(t5p_cuda_optim *o, long steps);
 
 #ifdef __cplusplus
 }
@@ -8661,6 +8822,131 @@ T5PDEF int t5p_trainer_eval(t5p_trainer *t, const t5p_pairs *dev, int batch, dou
     }
     return rc;
 }
+
+// ----------------------------------------------------------------------------
+// 12. cuda (host side: error hook, names, the optimizer state exchange; stand-ins without CUDA)
+
+T5PDEF int t5p_error_set(int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t5p__errbuf, sizeof t5p__errbuf, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+T5PDEF int t5p_device_parse(const char *name) {
+    if (!strcmp(name, "cpu")) return T5P_DEVICE_CPU;
+    if (!strcmp(name, "cuda")) return T5P_DEVICE_CUDA;
+    return t5p__err(T5P_ERR_ARG, "unknown device '%s' (cpu, cuda)", name);
+}
+
+T5PDEF const char *t5p_device_name(int device) { return device == T5P_DEVICE_CUDA ? "cuda" : "cpu"; }
+
+T5PDEF int t5p_cuda_precision_parse(const char *name) {
+    if (!strcmp(name, "fp32")) return T5P_CUDA_FP32;
+    if (!strcmp(name, "tf32")) return T5P_CUDA_TF32;
+    if (!strcmp(name, "bf16")) return T5P_CUDA_BF16;
+    return t5p__err(T5P_ERR_ARG, "unknown precision '%s' (fp32, tf32, bf16)", name);
+}
+
+T5PDEF const char *t5p_cuda_precision_name(int precision) {
+    return precision == T5P_CUDA_BF16 ? "bf16" : precision == T5P_CUDA_TF32 ? "tf32" : "fp32";
+}
+
+#ifdef T5P_CUDA
+T5PDEF int t5p_cuda_optim_sync(t5p_cuda_optim *go, t5p_optim *co, int to_device) {
+    if (t5p_cuda_optim_nparams(go) != co->n)
+        return t5p__err(T5P_ERR_ARG, "optimizer sync: %d device parameters, %d on the host",
+                        t5p_cuda_optim_nparams(go), co->n);
+    for (int k = 0; k < co->n; k++) {  // check everything before copying anything
+        const t5p__opt_slot *s = &co->s[k];
+        const float *host[4] = {s->m, s->v, s->vr, s->vc};
+        const int64_t len[4] = {s->numel, s->numel, s->rows, s->cols};
+        const char *name = NULL;
+        for (int q = 0; q < 4; q++) {
+            int64_t count = 0;
+            const float *dev = t5p_cuda_optim_state(go, k, q, &count, &name);
+            if (!dev != !host[q] || (dev && count != len[q]) || strcmp(name, co->p[k].name) != 0)
+                return t5p__err(T5P_ERR_ARG, "optimizer sync: the state of parameter %d ('%s') differs in layout", k,
+                                co->p[k].name);
+        }
+    }
+    for (int k = 0; k < co->n; k++) {
+        t5p__opt_slot *s = &co->s[k];
+        float *host[4] = {s->m, s->v, s->vr, s->vc};
+        for (int q = 0; q < 4; q++) {
+            int64_t count = 0;
+            float *dev = t5p_cuda_optim_state(go, k, q, &count, NULL);
+            if (!dev) continue;
+            size_t bytes = (size_t)count * sizeof(float);
+            int rc = to_device ? t5p_cuda_upload(dev, host[q], bytes) : t5p_cuda_download(host[q], dev, bytes);
+            if (rc < 0) return rc;
+        }
+    }
+    if (to_device) t5p_cuda_optim_set_steps(go, co->step);
+    else co->step = t5p_cuda_optim_steps(go);
+    return 0;
+}
+#else
+// Built without CUDA: the device-level API links and says why it cannot run.
+static int t5p__no_cuda(void) {
+    return t5p__err(T5P_ERR_DEVICE, "t5p was built without CUDA (compile with -DT5P_CUDA and link t5p_cuda.o)");
+}
+T5PDEF int t5p_cuda_device_count(void) { t5p__no_cuda(); return 0; }
+T5PDEF int t5p_cuda_init(int device) { (void)device; return t5p__no_cuda(); }
+T5PDEF int t5p_cuda_device_info(char *buf, size_t size) {
+    if (size) buf[0] = 0;
+    return t5p__no_cuda();
+}
+T5PDEF t5p_cuda_model *t5p_cuda_model_new(const t5p_config *c, int precision) {
+    (void)c, (void)precision;
+    t5p__no_cuda();
+    return NULL;
+}
+T5PDEF void t5p_cuda_model_free(t5p_cuda_model *g) { (void)g; }
+T5PDEF int t5p_cuda_model_set_params(t5p_cuda_model *g, const float *p) { (void)g, (void)p; return t5p__no_cuda(); }
+T5PDEF int t5p_cuda_model_get_params(t5p_cuda_model *g, float *p) { (void)g, (void)p; return t5p__no_cuda(); }
+T5PDEF int t5p_cuda_model_get_grads(t5p_cuda_model *g, float *p) { (void)g, (void)p; return t5p__no_cuda(); }
+T5PDEF int t5p_cuda_model_zero_grad(t5p_cuda_model *g) { (void)g; return t5p__no_cuda(); }
+T5PDEF int t5p_cuda_model_set_rng(t5p_cuda_model *g, uint64_t seed, uint64_t step) {
+    (void)g, (void)seed, (void)step;
+    return t5p__no_cuda();
+}
+T5PDEF int t5p_cuda_model_forward(t5p_cuda_model *g, const int *src, const int *tgt, int B, int S, int T,
+                                  int training, t5p_cuda_stats *st) {
+    (void)g, (void)src, (void)tgt, (void)B, (void)S, (void)T, (void)training, (void)st;
+    return t5p__no_cuda();
+}
+T5PDEF int t5p_cuda_model_backward(t5p_cuda_model *g) { (void)g; return t5p__no_cuda(); }
+T5PDEF int t5p_cuda_model_get_logits(t5p_cuda_model *g, float *l) { (void)g, (void)l; return t5p__no_cuda(); }
+T5PDEF size_t t5p_cuda_model_device_bytes(const t5p_cuda_model *g) { (void)g; return 0; }
+T5PDEF t5p_cuda_optim *t5p_cuda_model_optim_new(t5p_cuda_model *g, const t5p_optim_config *cfg) {
+    (void)g, (void)cfg;
+    t5p__no_cuda();
+    return NULL;
+}
+T5PDEF void t5p_cuda_optim_free(t5p_cuda_optim *o) { (void)o; }
+T5PDEF int t5p_cuda_optim_step(t5p_cuda_optim *o) { (void)o; return t5p__no_cuda(); }
+T5PDEF long t5p_cuda_optim_steps(const t5p_cuda_optim *o) { (void)o; return 0; }
+T5PDEF int t5p_cuda_optim_sync(t5p_cuda_optim *go, t5p_optim *co, int to_device) {
+    (void)go, (void)co, (void)to_device;
+    return t5p__no_cuda();
+}
+T5PDEF int t5p_cuda_gen_begin(t5p_cuda_model *g, const int *src, int B, int S, int nbeams, int max_len) {
+    (void)g, (void)src, (void)B, (void)S, (void)nbeams, (void)max_len;
+    return t5p__no_cuda();
+}
+T5PDEF int t5p_cuda_gen_step(t5p_cuda_model *g, const int *ids, const int *parents, const float *add, int k,
+                             float *vals, int *idx) {
+    (void)g, (void)ids, (void)parents, (void)add, (void)k, (void)vals, (void)idx;
+    return t5p__no_cuda();
+}
+T5PDEF int t5p_cuda_generate_greedy(t5p_cuda_model *g, const int *src, int B, int S, int start_id, int eos_id,
+                                    int max_len, int *out, int *lens) {
+    (void)g, (void)src, (void)B, (void)S, (void)start_id, (void)eos_id, (void)max_len, (void)out, (void)lens;
+    return t5p__no_cuda();
+}
+#endif  // T5P_CUDA
 
 #endif  // T5P_IMPLEMENTATION_DONE
 #endif  // T5P_IMPLEMENTATION
