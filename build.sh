@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # t5p build script.
-#   ./build.sh          build everything into build/ (CLI at build/t5p)
+#   ./build.sh          build everything into build/ (CLI at build/t5p; with nvcc also build/t5p-cuda)
 #   ./build.sh test     build and run every test; ends with "N passed, N failed[, N skipped]"
 #   ./build.sh bench    run the benchmarks side by side with the Python peers (when installed)
 #   ./build.sh deps     install the Debian packages t5p needs (root)
@@ -15,6 +15,12 @@ INC="-I. -I/usr/include/stb"
 LIBS="-lutf8proc -lm"
 OMP="-fopenmp"
 DEB_PKGS="libstb-dev libutf8proc-dev python3-jieba"
+# CUDA backend (t5p_cuda.cu): built when nvcc exists; sm_90 code plus compute_80 PTX for other GPUs
+NVCC=${NVCC:-$(command -v nvcc || { [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc; } || true)}
+CUDA_HOME=${CUDA_HOME:-${NVCC:+$(dirname "$(dirname "$(readlink -f "$NVCC")")")}}
+NVCCFLAGS=${NVCCFLAGS:-"-O3 --fmad=false -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=compute_80"}
+NVCCWARN="-Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror"
+CUDA_LIBS="-L${CUDA_HOME:-}/lib64 -Wl,-rpath,${CUDA_HOME:-}/lib64 -lcublas -lcudart -lstdc++"
 
 missing_deps() {
     local m=""
@@ -38,6 +44,9 @@ deps() {
     fi
 }
 
+# True when examples/t5p.c or an examples/*.inc it includes is newer than $1.
+examples_newer() { [ -n "$(find examples -newer "$1" \( -name '*.inc' -o -name 't5p.c' \) 2>/dev/null)" ]; }
+
 build() {
     deps
     mkdir -p build
@@ -45,11 +54,28 @@ build() {
     for src in examples/*.c; do
         local name; name=$(basename "$src" .c)
         local out=build/$name
-        if [ ! -e "$out" ] || [ "$src" -nt "$out" ] || [ t5p.h -nt "$out" ]; then
+        if [ ! -e "$out" ] || [ "$src" -nt "$out" ] || [ t5p.h -nt "$out" ] || { [ "$name" = t5p ] && examples_newer "$out"; }; then
             echo "cc $src -> $out"
             $CC $CFLAGS $WARN $OMP $INC -o "$out" "$src" $LIBS
         fi
     done
+    build_cuda
+}
+
+# build/t5p_cuda.o and the CUDA-enabled CLI build/t5p-cuda (build/t5p stays the CPU build)
+build_cuda() {
+    if [ -z "$NVCC" ]; then
+        echo "build.sh: nvcc not found: CPU build only (no build/t5p-cuda; tests/test_cuda skips)"
+        return 0
+    fi
+    if [ ! -e build/t5p_cuda.o ] || [ t5p_cuda.cu -nt build/t5p_cuda.o ] || [ t5p.h -nt build/t5p_cuda.o ]; then
+        echo "nvcc t5p_cuda.cu -> build/t5p_cuda.o"
+        "$NVCC" $NVCCFLAGS $NVCCWARN -I. -c t5p_cuda.cu -o build/t5p_cuda.o
+    fi
+    if [ ! -e build/t5p-cuda ] || examples_newer build/t5p-cuda || [ build/t5p_cuda.o -nt build/t5p-cuda ]; then
+        echo "cc examples/t5p.c + build/t5p_cuda.o -> build/t5p-cuda"
+        $CC $CFLAGS $WARN $OMP $INC -DT5P_CUDA -o build/t5p-cuda examples/t5p.c build/t5p_cuda.o $LIBS $CUDA_LIBS
+    fi
 }
 
 run_tests() {
@@ -58,9 +84,12 @@ run_tests() {
     local pass=0 fail=0 skip=0 log
     for src in tests/test_*.c; do
         local name; name=$(basename "$src" .c)
-        local out=build/tests/$name
-        if [ ! -e "$out" ] || [ "$src" -nt "$out" ] || [ t5p.h -nt "$out" ] || [ tests/test.h -nt "$out" ]; then
-            $CC $CFLAGS $WARN $OMP $INC -o "$out" "$src" $LIBS
+        local out=build/tests/$name cuda=""
+        [ "$name" = test_cuda ] && [ -n "$NVCC" ] && cuda="-DT5P_CUDA build/t5p_cuda.o $CUDA_LIBS"
+        if [ ! -e "$out" ] || [ "$src" -nt "$out" ] || [ t5p.h -nt "$out" ] || [ tests/test.h -nt "$out" ] ||
+           { [ -n "$cuda" ] && [ build/t5p_cuda.o -nt "$out" ]; } ||
+           { grep -q '"examples/' "$src" && examples_newer "$out"; }; then
+            $CC $CFLAGS $WARN $OMP $INC -o "$out" "$src" $LIBS $cuda
         fi
         echo "== $name"
         log=$(mktemp)

@@ -17,7 +17,8 @@ int main(int argc, char **argv) {
         t5p_jieba_free(jb);
         return 1;
     }
-    t5p_tokenizer tk = {.jieba = jb, .vocab = vb};
+    t5p_tokenizer tk;
+    t5p_tokenizer_init(&tk, jb, vb);  // or by hand: {.jieba = jb, .vocab = vb}, a little slower
     t5p_tokens t = {0};
     int n = t5p_tokenize(&tk, text, strlen(text), 0, &t);
     for (int i = 0; i < n; i++) printf("%s/%d ", t5p_token_str(&t, i), t.ids[i]);
@@ -25,6 +26,7 @@ int main(int argc, char **argv) {
     printf("\ndecoded: %s\n", back);
     t5p_free(back);
     t5p_tokens_free(&t);
+    t5p_tokenizer_free(&tk);
     t5p_vocab_free(vb);
     t5p_jieba_free(jb);
     return 0;

@@ -246,10 +246,11 @@ int main(void) {
     }
     t5p_jieba *jb = t5p_jieba_load(dict, t5p_jieba_default_hmm());
     if (!jb) { t5pt_fail("jieba loads", "%s", t5p_last_error()); return t5pt_exit(); }
-    peers p = {jb, {jb, NULL, 0, 0}, {jb, NULL, 0, 0}};
+    peers p = {jb, {jb, NULL, 0, 0, NULL, 0}, {jb, NULL, 0, 0, NULL, 0}};
     const char *v5 = t5pt_shared("t5_pegasus/vocab.txt"), *vb = t5pt_shared("bert_base_chinese/vocab.txt");
     t5p_vocab *vt5 = v5 ? t5p_vocab_load(v5) : NULL, *vbert = vb ? t5p_vocab_load(vb) : NULL;
-    p.t5.vocab = vt5;
+    // the T5 tokenizer with t5p_tokenizer_init's node table, the BERT one set up by hand: both paths
+    if (vt5) t5p_tokenizer_init(&p.t5, jb, vt5);
     p.bert.vocab = vbert;
     if (vt5 && t5p_vocab_size(vt5) == 50000) t5pt_pass("T5 PEGASUS vocabulary: 50000 tokens");
     else if (v5) t5pt_fail("T5 PEGASUS vocabulary: 50000 tokens", "%d", vt5 ? t5p_vocab_size(vt5) : -1);
@@ -259,6 +260,7 @@ int main(void) {
     test_vocab_quirks();
     test_edge(&p);
     test_shared(&p);
+    t5p_tokenizer_free(&p.t5);
     t5p_vocab_free(vt5);
     t5p_vocab_free(vbert);
     t5p_jieba_free(jb);
