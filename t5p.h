@@ -24,6 +24,9 @@
                     optimizer state files
      8. data        training pairs (JSONL, CSL/LCSTS TSV) tokenized in parallel, pretokenized shards,
                     padded batches, seeded epoch order
+     9. generate    encoder once, shared cross-attention keys/values, self-attention KV cache reordered by
+                    parent beam without copying; greedy, beam search (bert4keras and transformers
+                    semantics), top-k/top-p sampling; batched sources
     10. metrics     ROUGE-1/2/L F (rouge 1.0.0 / 1.0.1) and BLEU (nltk, method1) as finetune.py scored titles
     11. train       the training loop: steps, checkpoints (atomic), exact resume, non-finite stops, evaluation
     12. cuda        the CUDA backend's API (implemented in t5p_cuda.cu): device model, optimizers and
@@ -961,6 +964,94 @@ T5PDEF int t5p_batch_make(t5p_batch *b, const t5p_pairs *p, const int64_t *idx, 
 T5PDEF void t5p_batch_free(t5p_batch *b);
 // order (n) = the pairs of epoch `epoch`: a seeded Fisher-Yates permutation (shuffle != 0) or 0..n-1.
 T5PDEF void t5p_pairs_order(int64_t *order, int64_t n, uint64_t seed, int64_t epoch, int shuffle);
+
+// ----------------------------------------------------------------------------
+// 9. generate: declarations
+//
+// Decoding with a t5p_model, which generation only reads: any number of threads may generate with one
+// model at once. The encoder runs once per input, and each decoder layer's cross-attention keys and
+// values are computed once per input and shared by all of its beams. The decoder's self-attention keys
+// and values are cached per step and never copied when beams are reordered: every beam keeps, per
+// position, the cache slot of its ancestor at that position, so reordering by parent beam moves a few
+// ints per beam, not vectors. The inputs of a batch decode together, each step running the decoder once
+// over the live beams of all inputs. Both flavours (the model's cfg.flavor): pegasus adds the decoder's
+// position bias to cross-attention and scales the decoder output by d_model**-0.5; hf-mt5 does neither.
+//
+// Modes (t5p_gen_config.mode):
+//   T5P_GEN_GREEDY         the largest logit each step, as transformers' greedy_search.
+//   T5P_GEN_BEAM_ORIGINAL  bert4keras 0.10.0 AutoRegressiveDecoder.beam_search, as T5 PEGASUS's
+//                          finetune.py used it (ORIGINAL.md section 5): a beam's score is the sum of
+//                          log(p + 1e-12) of its tokens, p the float32 softmax probability, summed in double;
+//                          each step keeps the `beam` best (beam, token) pairs over all live beams; if the
+//                          best of them ends with end_id it is the result; otherwise beams that ended are
+//                          dropped and the beam shrinks to those left; after max_len steps the best live beam
+//                          is the result. No length normalisation.
+//   T5P_GEN_BEAM_HF        transformers 4.30 generate(num_beams=beam, length_penalty, early_stopping) for an
+//                          encoder-decoder: float32 beam scores summing log_softmax; each step ranks 2*beam
+//                          candidates; an end_id among the first `beam` of them makes a finished hypothesis
+//                          scored sum / (length ** length_penalty), length counting the start token but not
+//                          end_id; at most `beam` hypotheses kept; done when early_stopping and `beam`
+//                          hypotheses exist, or else when the worst kept >= best candidate / cur_len **
+//                          length_penalty; at max_len the live beams join the hypotheses. beam 1 is greedy.
+//   T5P_GEN_SAMPLE         transformers' sample(): logits / temperature, then top_k (tokens below the k-th
+//                          largest logit removed, ties kept), then top_p (ascending cumulative probability
+//                          <= 1 - top_p removed, the best token always kept), one token drawn from the
+//                          softmax with a counter-based generator of (seed, the source's ids, step):
+//                          reproducible whatever the batch or thread count, but not torch's random stream.
+// Ties are broken deterministically: candidates rank by score, then by logit (so that beam 1 of
+// beam_original equals greedy even where two logits round to the same probability), then by the lower
+// index beam * vocab + token. (torch.topk and numpy.argpartition leave the order of equal values
+// unspecified: torch.topk returned equal values as indices 16, 19, 18, 17, 20; torch.argmax returns the
+// first maximum, as here.) Beam 1 equals greedy in all beam modes.
+//
+// Output: the ids generated after start_id, end_id included when it was generated (an output without it
+// stopped at max_len).
+//
+//   t5p_gen_config g;
+//   t5p_gen_config_init(&g);                    // beam_original, beam 1, max_len 32, [CLS] 101, [SEP] 102
+//   g.beam = 3;
+//   int out[32], n = t5p_generate(model, src_ids, src_len, &g, out, 32);  // n < 0: t5p_last_error()
+
+typedef enum {
+    T5P_GEN_GREEDY = 0,
+    T5P_GEN_BEAM_ORIGINAL = 1,
+    T5P_GEN_BEAM_HF = 2,
+    T5P_GEN_SAMPLE = 3,
+} t5p_gen_mode;
+
+typedef struct {
+    int mode;              // t5p_gen_mode                                     (T5P_GEN_BEAM_ORIGINAL)
+    int beam;              // beams of the beam modes; 1 is greedy             (1, the original's evaluation)
+    int max_len;           // most ids generated, end_id included              (32, the original's maxlen)
+    float length_penalty;  // beam_hf: exponent of the length                  (1.0, transformers' default)
+    int early_stopping;    // beam_hf: stop at `beam` finished hypotheses      (0, transformers' default)
+    int top_k;             // sample: keep the top_k largest logits, 0 all     (0)
+    float top_p;           // sample: nucleus mass, 1 all                      (1.0)
+    float temperature;     // sample: logits / temperature                     (1.0)
+    uint64_t seed;         // sample                                           (0)
+    int start_id, end_id;  // decoder start and end ids                        (101 [CLS], 102 [SEP])
+    int use_cache;         // 1: KV cache; 0: the decoder re-run over the whole prefix each step, as the
+                           // original did (same ids, much slower; tests and comparisons)   (1)
+} t5p_gen_config;
+
+T5PDEF void t5p_gen_config_init(t5p_gen_config *g);  // the defaults above
+T5PDEF int t5p_gen_mode_parse(const char *name);     // "greedy", "original", "hf", "sample" or T5P_ERR_ARG
+T5PDEF const char *t5p_gen_mode_name(int mode);
+
+// Generates for one source (src_len >= 1 ids; ids equal to the model's pad_id are masked, as in
+// t5p_model_forward). Writes at most max_out ids to out_ids and returns how many were generated (which
+// may exceed max_out, like snprintf), or a negative error.
+T5PDEF int t5p_generate(const t5p_model *m, const int *src_ids, int src_len, const t5p_gen_config *cfg, int *out_ids,
+                        int max_out);
+// n sources decoded together: source i is src_ids[i][0..src_lens[i]). Output i goes to
+// out_ids + i*max_out (at most max_out ids), its full length to out_lens[i] and, when out_scores is not
+// NULL, its score to out_scores[i]: beam_original the summed log(p + 1e-12), beam_hf the length-penalised
+// score (sequences_scores), greedy and sample the summed log-softmax of the chosen ids. Each output is the
+// one t5p_generate gives for that source alone. Returns 0 or a negative error. Memory: about
+// 2*Ld*HK floats per source token (cross-attention keys and values) plus 2*Ld*HK*max_len per beam.
+T5PDEF int t5p_generate_batch(const t5p_model *m, const int *const *src_ids, const int *src_lens, int n,
+                              const t5p_gen_config *cfg, int *out_ids, int max_out, int *out_lens,
+                              double *out_scores);
 
 // ----------------------------------------------------------------------------
 // 10. metrics: declarations
@@ -8081,6 +8172,882 @@ T5PDEF void t5p_pairs_order(int64_t *order, int64_t n, uint64_t seed, int64_t ep
         order[j] = t;
     }
 }
+
+// ----------------------------------------------------------------------------
+// 9. generate
+//
+// One decoding run (t5p__gen) holds everything in one arena: per source its cross-attention keys and
+// values (or, uncached, its encoder output), the self-attention cache, the rows (live beams of all
+// sources, grouped by source in source order) and the scratch of the encoder and of a decoder step.
+//
+// The decoder's matrix products use t5p__rows_linear, whose every output element is summed in one fixed
+// order whatever the number of rows; the cached single-query attention repeats t5p_attention_forward's
+// float operations one by one. So a step's logits for a beam are bitwise the same with or without the
+// cache, in a batch or alone, on any number of threads, and so are the ids.
+
+T5PDEF void t5p_gen_config_init(t5p_gen_config *g) {
+    memset(g, 0, sizeof *g);
+    g->mode = T5P_GEN_BEAM_ORIGINAL;
+    g->beam = 1;
+    g->max_len = 32;
+    g->length_penalty = 1.0f;
+    g->top_p = 1.0f;
+    g->temperature = 1.0f;
+    g->start_id = 101;  // [CLS] in the T5 PEGASUS vocabulary
+    g->end_id = 102;    // [SEP]
+    g->use_cache = 1;
+}
+
+static const char *const t5p__gen_mode_names[] = {"greedy", "original", "hf", "sample"};
+
+T5PDEF int t5p_gen_mode_parse(const char *name) {
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(name, t5p__gen_mode_names[i])) return i;
+    return t5p__err(T5P_ERR_ARG, "unknown generation mode '%s' (greedy, original, hf, sample)", name);
+}
+
+T5PDEF const char *t5p_gen_mode_name(int mode) {
+    return mode >= 0 && mode < 4 ? t5p__gen_mode_names[mode] : "?";
+}
+
+// --- matrix products for a few rows
+//
+// y (N,O) = x (N,I) W^T, W (O,I) as in t5p_linear_forward, for the decoder's handful of rows per step:
+// each W row is read once per four rows of x, so a step streams the weights once (t5p__gemm would pack
+// them first, doubling the traffic for the row or three a step has). Element (n,o) is summed over 16
+// lanes, lane l taking i = l, l+16, ... in order, then the lanes pairwise (8, 4, 2, 1 apart): the same
+// order for any N, thread count or vector width.
+#define T5P__LANES 16
+#ifndef T5P_ROWS_PAR_MIN
+#define T5P_ROWS_PAR_MIN 65536.0  // weights (floats) read by one product before threads pay
+#endif
+
+static inline float t5p__lanes_sum(float *acc) {
+    for (int w = T5P__LANES / 2; w > 0; w /= 2)
+        for (int l = 0; l < w; l++) acc[l] += acc[l + w];
+    return acc[0];
+}
+
+// y[r*ldy] for rows x + r*I, r < NR, against one W row: the 16-lane sums. With GCC or clang the lanes are
+// a vector (registers); otherwise a float array. Both do the same float operations per lane.
+#if defined(__GNUC__)
+typedef float t5p__v16 __attribute__((vector_size(4 * T5P__LANES)));
+#define T5P__ROWS_KERNEL(NR)                                                                          \
+    static inline void t5p__rows_kernel##NR(float *y, size_t ldy, const float *x, const float *wo, int I) { \
+        const int I16 = I / T5P__LANES * T5P__LANES;                                                  \
+        t5p__v16 a[NR];                                                                               \
+        for (int r = 0; r < NR; r++) a[r] = (t5p__v16){0};                                            \
+        for (int i = 0; i < I16; i += T5P__LANES) {                                                   \
+            t5p__v16 wv, xv;                                                                          \
+            memcpy(&wv, wo + i, sizeof wv);                                                           \
+            for (int r = 0; r < NR; r++) {                                                            \
+                memcpy(&xv, x + (size_t)r * I + i, sizeof xv);                                        \
+                a[r] += xv * wv;                                                                      \
+            }                                                                                         \
+        }                                                                                             \
+        for (int r = 0; r < NR; r++) {                                                                \
+            float acc[T5P__LANES];                                                                    \
+            memcpy(acc, &a[r], sizeof acc);                                                           \
+            for (int l = 0; I16 + l < I; l++) acc[l] += x[(size_t)r * I + I16 + l] * wo[I16 + l];     \
+            y[r * ldy] = t5p__lanes_sum(acc);                                                         \
+        }                                                                                             \
+    }
+#else
+#define T5P__ROWS_KERNEL(NR)                                                                          \
+    static inline void t5p__rows_kernel##NR(float *y, size_t ldy, const float *x, const float *wo, int I) { \
+        const int I16 = I / T5P__LANES * T5P__LANES;                                                  \
+        float a[NR][T5P__LANES] = {{0}};                                                              \
+        for (int i = 0; i < I16; i += T5P__LANES)                                                     \
+            for (int r = 0; r < NR; r++)                                                              \
+                for (int l = 0; l < T5P__LANES; l++) a[r][l] += x[(size_t)r * I + i + l] * wo[i + l]; \
+        for (int r = 0; r < NR; r++) {                                                                \
+            for (int l = 0; I16 + l < I; l++) a[r][l] += x[(size_t)r * I + I16 + l] * wo[I16 + l];    \
+            y[r * ldy] = t5p__lanes_sum(a[r]);                                                        \
+        }                                                                                             \
+    }
+#endif
+T5P__ROWS_KERNEL(1)
+T5P__ROWS_KERNEL(2)
+T5P__ROWS_KERNEL(3)
+T5P__ROWS_KERNEL(4)
+#undef T5P__ROWS_KERNEL
+
+// Output column o of y (N,O) = x W^T.
+static inline void t5p__rows_column(float *y, const float *x, const float *w, int N, int I, int O, int o) {
+    const float *wo = w + (size_t)o * I;
+    int n = 0;
+    for (; n + 4 <= N; n += 4) t5p__rows_kernel4(y + (size_t)n * O + o, (size_t)O, x + (size_t)n * I, wo, I);
+    switch (N - n) {
+        case 3: t5p__rows_kernel3(y + (size_t)n * O + o, (size_t)O, x + (size_t)n * I, wo, I); break;
+        case 2: t5p__rows_kernel2(y + (size_t)n * O + o, (size_t)O, x + (size_t)n * I, wo, I); break;
+        case 1: t5p__rows_kernel1(y + (size_t)n * O + o, (size_t)O, x + (size_t)n * I, wo, I); break;
+        default: break;
+    }
+}
+
+static void t5p__rows_linear(float *restrict y, const float *restrict x, const float *restrict w, int N, int I,
+                             int O) {
+    T5P__OMP(parallel for schedule(dynamic, 32) if((double)O * I >= T5P_ROWS_PAR_MIN))
+    for (int o = 0; o < O; o++) t5p__rows_column(y, x, w, N, I, O, o);
+}
+
+// Two or three products of the same x (q, k, v; wi_0, wi_1) in one parallel loop: one barrier, not three.
+static void t5p__rows_linear3(float *y0, const float *w0, float *y1, const float *w1, float *y2, const float *w2,
+                              const float *x, int N, int I, int O) {
+    const int np = y2 ? 3 : 2;
+    T5P__OMP(parallel for schedule(dynamic, 32) if((double)np * O * I >= T5P_ROWS_PAR_MIN))
+    for (int oo = 0; oo < np * O; oo++) {
+        const int k = oo / O, o = oo % O;
+        t5p__rows_column(k == 0 ? y0 : k == 1 ? y1 : y2, x, k == 0 ? w0 : k == 1 ? w1 : w2, N, I, O, o);
+    }
+}
+
+// --- single-query attention with t5p_attention_forward's arithmetic
+//
+// t5p_attention_forward forms q k^T and att v with t5p__gemm, which sums each element in order over its
+// inner dimension in blocks of T5P__KC (C = first block, C += each later one). These do the same for one
+// query, so the cached step reproduces the full-prefix attention bit for bit.
+
+static inline float t5p__dot_kc(const float *a, const float *b, int K) {
+    float c = 0.0f;
+    for (int p0 = 0; p0 < K; p0 += T5P__KC) {
+        const int p1 = t5p__imin(K, p0 + T5P__KC);
+        float t = 0.0f;
+        for (int p = p0; p < p1; p++) t += a[p] * b[p];
+        c = p0 ? c + t : t;
+    }
+    return c;
+}
+
+// p (Tk) holds the scores q.k; adds bias (NULL: none) to unmasked keys (kmask NULL: all), then softmax in
+// place: masked keys get 0, and all keys masked gives the uniform row, as t5p_attention_forward does.
+static void t5p__softmax_row(float *p, const float *bias, const uint8_t *kmask, int Tk) {
+    float mx = -INFINITY;
+    for (int j = 0; j < Tk; j++) {
+        if (kmask && !kmask[j]) continue;
+        if (bias) p[j] += bias[j];
+        if (p[j] > mx) mx = p[j];
+    }
+    if (mx == -INFINITY) {
+        for (int j = 0; j < Tk; j++) p[j] = 1.0f / (float)Tk;
+        return;
+    }
+    float sum = 0.0f;
+    for (int j = 0; j < Tk; j++) {
+        float e = (!kmask || kmask[j]) ? expf(p[j] - mx) : 0.0f;
+        p[j] = e;
+        sum += e;
+    }
+    const float inv = 1.0f / sum;
+    for (int j = 0; j < Tk; j++) p[j] *= inv;
+}
+
+// ctx (Dk) = sum_j p[j] v_j over Tk keys, v_j = vrow(j): blocks of T5P__KC keys, tmp (Dk) scratch.
+#define T5P__CTX_BLOCKS(ctx, tmp, p, Tk, Dk, VROW)                                   \
+    do {                                                                             \
+        for (int j0 = 0; j0 < (Tk); j0 += T5P__KC) {                                 \
+            const int j1 = t5p__imin((Tk), j0 + T5P__KC);                            \
+            float *t_ = j0 ? (tmp) : (ctx);                                          \
+            for (int d = 0; d < (Dk); d++) t_[d] = 0.0f;                             \
+            for (int j = j0; j < j1; j++) {                                          \
+                const float pj = (p)[j], *vj = (VROW);                               \
+                T5P__OMP(simd)                                                       \
+                for (int d = 0; d < (Dk); d++) t_[d] += pj * vj[d];                  \
+            }                                                                        \
+            if (j0)                                                                  \
+                for (int d = 0; d < (Dk); d++) (ctx)[d] += t_[d];                    \
+        }                                                                            \
+    } while (0)
+
+// --- the decoding run
+
+typedef struct {     // a finished hypothesis of beam_hf
+    double score;    // sum / length ** length_penalty
+    double sum;      // the float32 beam score
+    int len;         // length counted by transformers: the start id and the ids before end_id
+    int ended;       // 1: it ended with end_id (not stored in toks)
+    int *toks;       // (max_len) the ids after the start id
+} t5p__hyp;
+
+typedef struct {     // a candidate (beam, token) of a step
+    double score;
+    float logit;
+    long flat;       // beam * V + token, beam counted within its source
+    int row, token;
+} t5p__gen_cand;
+
+typedef struct {
+    const t5p_model *m;
+    t5p_gen_config gc;
+    int n, L, Rmax, Smax, K;      // sources, max_len, row capacity, longest source, candidates per row
+    int D, HK, H, Dk, F, V, Ld, Le, NB, MD, tanh_form;
+    float eps, out_scale;
+    const int *const *src;
+    const int *src_len;
+    size_t *soff;                 // (n) offset of source b's tokens in the per-token arrays
+    uint8_t *mask;                // (sum S) 1 for a real source token
+    float *ck, *cv;               // cached: (Ld, H, Dk, S) and (Ld, S, HK) per source; uncached: (S, HK) scratch
+    float *enc_out;               // uncached: (sum S, D) kept; cached: (Smax, D) scratch
+    float *sk, *sv;               // cached: (Ld, L, Rmax, HK) self-attention keys and values, [l][t][slot]
+    // rows: live beams, grouped by source in source order
+    int R;
+    int *row_b, *row_b2;          // (Rmax) source of each row
+    double *row_score, *row_score2;
+    int *hist, *hist2;            // (Rmax, L) cache slot of position s of the row's beam
+    int *seq, *seq2;              // (Rmax, L) ids generated so far
+    int *top;                     // (Rmax, K) each row's best tokens by logit
+    float *row_max, *row_lse;     // (Rmax) max logit, log-sum-exp (log_softmax = x - max - log(sum))
+    float *row_sum;               // (Rmax) sum exp(x - max) (softmax = exp(x - max) / sum)
+    // per source
+    int *beams;                   // (n) beam_original: its current k; 0 once done
+    t5p__hyp *hyps;               // (n, beam + 1) beam_hf hypotheses
+    int *nhyp;                    // (n)
+    double *worst;                // (n)
+    t5p__gen_cand *cands;             // (beam * K) candidates of one source
+    // outputs
+    int *out, max_out, *out_lens;
+    double *out_scores;
+    // scratch
+    float *x, *x1, *x2, *h, *rstd, *q, *k, *v, *ctx, *u0, *u1, *gg, *att, *pb, *cpb, *logits;
+    int *tok;
+    size_t att_row;               // cached: floats of one (row, head) attention scratch
+} t5p__gen;
+
+static size_t t5p__gen_layout(t5p__gen *g, char *base) {
+    const size_t D = g->D, HK = g->HK, H = g->H, F = g->F, V = g->V, Ld = g->Ld, L = g->L, Rmax = g->Rmax;
+    const size_t S = g->Smax, n = g->n, K = g->K, B = g->gc.beam;
+    size_t Stot = 0;
+    for (int b = 0; b < g->n; b++) Stot += (size_t)g->src_len[b];
+    const int cached = g->gc.use_cache;
+    const size_t Nd = cached ? Rmax : Rmax * L, NE = Nd > S ? Nd : S;  // decoder rows, rows of x etc.
+    const size_t TK = (L > S ? L : S);
+    g->att_row = 2 * TK + (size_t)g->Dk;
+    size_t att = H * S * S, pb = H * S * S;
+    if (cached) {
+        att = att > Rmax * H * g->att_row ? att : Rmax * H * g->att_row;
+        pb = pb > H * (L + S) ? pb : H * (L + S);
+    } else {
+        att = att > Rmax * H * L * L ? att : Rmax * H * L * L;
+        att = att > H * L * S ? att : H * L * S;
+        pb = pb > H * L * L ? pb : H * L * L;
+    }
+    size_t off = 0;
+#define T5P__TAKE(ptr, type, count)                               \
+    do {                                                          \
+        ptr = base ? (type *)(base + off) : NULL;                 \
+        off += (((size_t)(count) * sizeof(type)) + 63) / 64 * 64; \
+    } while (0)
+    T5P__TAKE(g->soff, size_t, n);
+    T5P__TAKE(g->mask, uint8_t, Stot);
+    if (cached) {
+        T5P__TAKE(g->ck, float, Ld * Stot * HK);
+        T5P__TAKE(g->cv, float, Ld * Stot * HK);
+        T5P__TAKE(g->enc_out, float, S * D);
+        T5P__TAKE(g->sk, float, Ld * L * Rmax * HK);
+        T5P__TAKE(g->sv, float, Ld * L * Rmax * HK);
+        g->cpb = NULL;
+    } else {
+        T5P__TAKE(g->ck, float, S * HK);
+        T5P__TAKE(g->cv, float, S * HK);
+        T5P__TAKE(g->enc_out, float, Stot * D);
+        g->sk = g->sv = NULL;
+        T5P__TAKE(g->cpb, float, H * L * S);
+    }
+    T5P__TAKE(g->row_b, int, Rmax);
+    T5P__TAKE(g->row_b2, int, Rmax);
+    T5P__TAKE(g->row_score, double, Rmax);
+    T5P__TAKE(g->row_score2, double, Rmax);
+    T5P__TAKE(g->hist, int, Rmax * L);
+    T5P__TAKE(g->hist2, int, Rmax * L);
+    T5P__TAKE(g->seq, int, Rmax * L);
+    T5P__TAKE(g->seq2, int, Rmax * L);
+    T5P__TAKE(g->top, int, Rmax * K);
+    T5P__TAKE(g->row_max, float, Rmax);
+    T5P__TAKE(g->row_lse, float, Rmax);
+    T5P__TAKE(g->row_sum, float, Rmax);
+    T5P__TAKE(g->beams, int, n);
+    T5P__TAKE(g->hyps, t5p__hyp, n * (B + 1));
+    T5P__TAKE(g->nhyp, int, n);
+    T5P__TAKE(g->worst, double, n);
+    if (base)
+        for (size_t i = 0; i < n * (B + 1); i++) T5P__TAKE(g->hyps[i].toks, int, L);
+    else
+        off += n * (B + 1) * ((L * sizeof(int) + 63) / 64 * 64);
+    T5P__TAKE(g->cands, t5p__gen_cand, B * K);
+    T5P__TAKE(g->x, float, NE * D);
+    T5P__TAKE(g->x1, float, NE * D);
+    T5P__TAKE(g->x2, float, NE * D);
+    T5P__TAKE(g->h, float, NE * D);
+    T5P__TAKE(g->rstd, float, NE);
+    T5P__TAKE(g->q, float, NE * HK);
+    T5P__TAKE(g->k, float, NE * HK);
+    T5P__TAKE(g->v, float, NE * HK);
+    T5P__TAKE(g->ctx, float, NE * HK);
+    T5P__TAKE(g->u0, float, NE * F);
+    T5P__TAKE(g->u1, float, NE * F);
+    T5P__TAKE(g->gg, float, NE * F);
+    T5P__TAKE(g->att, float, att);
+    T5P__TAKE(g->pb, float, pb);
+    T5P__TAKE(g->logits, float, Rmax * V);
+    T5P__TAKE(g->tok, int, Nd);
+#undef T5P__TAKE
+    return off;
+}
+
+// Runs the encoder over source b and leaves, cached, every decoder layer's cross-attention keys
+// (transposed per head, keys along rows: dot products vectorise over keys) and values in ck, cv;
+// uncached, the encoder output in enc_out. The same layer functions and order as t5p_model_forward.
+static void t5p__gen_encode(t5p__gen *g, int b) {
+    const t5p_config *c = &g->m->cfg;
+    const t5p_params *w = &g->m->w;
+    const int S = g->src_len[b], D = g->D, HK = g->HK, F = g->F, H = g->H, Dk = g->Dk;
+    const size_t SD = (size_t)S * D;
+    const int *src = g->src[b];
+    uint8_t *mask = g->mask + g->soff[b];
+    for (int i = 0; i < S; i++) mask[i] = src[i] != c->pad_id;
+    t5p_position_bias_forward(g->pb, w->enc_bias, H, S, S, 1, g->NB, g->MD);
+    float *x = g->x, *x1 = g->x1;
+    t5p_embedding_forward(x, src, w->shared, S, D);
+    for (int l = 0; l < g->Le; l++) {
+        const size_t lq = (size_t)l * HK * D, lf = (size_t)l * F * D;
+        t5p_rmsnorm_forward(g->h, g->rstd, x, w->enc_ln0 + (size_t)l * D, S, D, g->eps);
+        t5p_linear_forward(g->q, g->h, w->enc_q + lq, S, D, HK);
+        t5p_linear_forward(g->k, g->h, w->enc_k + lq, S, D, HK);
+        t5p_linear_forward(g->v, g->h, w->enc_v + lq, S, D, HK);
+        t5p_attention_forward(g->ctx, g->att, g->q, g->k, g->v, g->pb, mask, 0, 1, S, S, H, Dk);
+        t5p_linear_forward(x1, g->ctx, w->enc_o + lq, S, HK, D);
+        t5p__add(x1, x, SD);
+        t5p_rmsnorm_forward(g->h, g->rstd, x1, w->enc_ln1 + (size_t)l * D, S, D, g->eps);
+        t5p_linear_forward(g->u0, g->h, w->enc_wi0 + lf, S, D, F);
+        t5p_linear_forward(g->u1, g->h, w->enc_wi1 + lf, S, D, F);
+        t5p_gelu_gate_forward(g->gg, g->u0, g->u1, (size_t)S * F, g->tanh_form);
+        t5p_linear_forward(x, g->gg, w->enc_wo + lf, S, F, D);
+        t5p__add(x, x1, SD);
+    }
+    float *enc = g->gc.use_cache ? g->enc_out : g->enc_out + g->soff[b] * D;
+    t5p_rmsnorm_forward(enc, g->rstd, x, w->enc_norm, S, D, g->eps);
+    if (!g->gc.use_cache) return;
+    for (int l = 0; l < g->Ld; l++) {
+        const size_t lq = (size_t)l * HK * D, at = (g->soff[b] * g->Ld + (size_t)l * S) * HK;
+        t5p_linear_forward(g->k, enc, w->dec_ck + lq, S, D, HK);
+        t5p_linear_forward(g->cv + at, enc, w->dec_cv + lq, S, D, HK);
+        float *kt = g->ck + at;  // (H, Dk, S): kt[(h*Dk + d)*S + j] = k[j][h*Dk + d]
+        for (int j = 0; j < S; j++)
+            for (int e = 0; e < HK; e++) kt[(size_t)e * S + j] = g->k[(size_t)j * HK + e];
+    }
+}
+
+// The decoder's last layers for rows whose final hidden state is in x (N, D): final norm, the pegasus
+// scale (t5p_dropout_forward's `in * scale` at p = 0) and the LM head into logits (N, V).
+static void t5p__gen_head(t5p__gen *g, const float *x, int N) {
+    const t5p_params *w = &g->m->w;
+    t5p_rmsnorm_forward(g->h, g->rstd, x, w->dec_norm, N, g->D, g->eps);
+    if (g->out_scale != 1.0f)
+        for (size_t i = 0; i < (size_t)N * g->D; i++) g->h[i] = g->h[i] * g->out_scale;
+    t5p__rows_linear(g->logits, g->h, w->lm_head, N, g->D, g->V);
+}
+
+// The decoder input id of row r at position t.
+static inline int t5p__gen_input_id(const t5p__gen *g, int r, int t) {
+    return t ? g->seq[(size_t)r * g->L + t - 1] : g->gc.start_id;
+}
+
+// One cached step: position t for rows 0..R-1; keys and values of position t go to slot r of step t.
+static void t5p__gen_step_cached(t5p__gen *g, int t) {
+    const t5p_params *w = &g->m->w;
+    const int R = g->R, D = g->D, HK = g->HK, H = g->H, Dk = g->Dk, F = g->F, L = g->L, Tk = t + 1;
+    const size_t RD = (size_t)R * D;
+    for (int r = 0; r < R; r++) g->tok[r] = t5p__gen_input_id(g, r, t), g->hist[(size_t)r * L + t] = r;
+    // position biases of query t: self (H, t+1) over keys 0..t, cross (H, Smax) for pegasus
+    float *sb = g->pb, *cb = g->cpb ? g->cpb : g->pb + (size_t)H * L;
+    for (int s = 0; s < Tk; s++) {
+        const float *row = w->dec_bias + (size_t)t5p_relative_bucket(s - t, 0, g->NB, g->MD) * H;
+        for (int hh = 0; hh < H; hh++) sb[(size_t)hh * Tk + s] = row[hh];
+    }
+    const int pegasus = g->m->cfg.flavor == T5P_PEGASUS;
+    if (pegasus)
+        for (int j = 0; j < g->Smax; j++) {
+            const float *row = w->dec_bias + (size_t)t5p_relative_bucket(j - t, 0, g->NB, g->MD) * H;
+            for (int hh = 0; hh < H; hh++) cb[(size_t)hh * g->Smax + j] = row[hh];
+        }
+    float *x = g->x, *x1 = g->x1, *x2 = g->x2;
+    t5p_embedding_forward(x, g->tok, w->shared, R, D);
+    for (int l = 0; l < g->Ld; l++) {
+        const size_t lq = (size_t)l * HK * D, lf = (size_t)l * F * D, lslot = (size_t)l * L;
+        float *kc = g->sk + (lslot + t) * g->Rmax * HK, *vc = g->sv + (lslot + t) * g->Rmax * HK;
+        // self-attention over the cache
+        t5p_rmsnorm_forward(g->h, g->rstd, x, w->dec_ln0 + (size_t)l * D, R, D, g->eps);
+        t5p__rows_linear3(g->q, w->dec_q + lq, kc, w->dec_k + lq, vc, w->dec_v + lq, g->h, R, D, HK);
+        T5P__OMP(parallel for schedule(dynamic, 1) if((size_t)R * H * Tk * Dk >= 2 * T5P_PAR_MIN))
+        for (int rh = 0; rh < R * H; rh++) {
+            const int r = rh / H, hh = rh % H;
+            const int *hist = g->hist + (size_t)r * L;
+            float *p = g->att + (size_t)rh * g->att_row, *tmp = p + Tk;
+            const float *qr = g->q + (size_t)r * HK + hh * Dk;
+            for (int s = 0; s < Tk; s++)
+                p[s] = t5p__dot_kc(qr, g->sk + ((lslot + s) * g->Rmax + hist[s]) * HK + hh * Dk, Dk);
+            t5p__softmax_row(p, sb + (size_t)hh * Tk, NULL, Tk);
+            float *cx = g->ctx + (size_t)r * HK + hh * Dk;
+            T5P__CTX_BLOCKS(cx, tmp, p, Tk, Dk, g->sv + ((lslot + j) * g->Rmax + hist[j]) * HK + hh * Dk);
+        }
+        t5p__rows_linear(x1, g->ctx, w->dec_o + lq, R, HK, D);
+        t5p__add(x1, x, RD);
+        // cross-attention to the source's cached keys and values
+        t5p_rmsnorm_forward(g->h, g->rstd, x1, w->dec_ln1 + (size_t)l * D, R, D, g->eps);
+        t5p__rows_linear(g->q, g->h, w->dec_cq + lq, R, D, HK);
+        T5P__OMP(parallel for schedule(dynamic, 1) if((size_t)R * H * g->Smax * Dk >= 2 * T5P_PAR_MIN))
+        for (int rh = 0; rh < R * H; rh++) {
+            const int r = rh / H, hh = rh % H, b = g->row_b[r], S = g->src_len[b];
+            const size_t at = (g->soff[b] * g->Ld + (size_t)l * S) * HK;
+            const float *kt = g->ck + at + (size_t)hh * Dk * S, *qr = g->q + (size_t)r * HK + hh * Dk;
+            float *p = g->att + (size_t)rh * g->att_row, *tmp = p + S;
+            for (int d0 = 0; d0 < Dk; d0 += T5P__KC) {  // p = q k^T in t5p__gemm's order, keys vectorised
+                float *acc = d0 ? tmp : p;
+                for (int j = 0; j < S; j++) acc[j] = 0.0f;
+                for (int d = d0; d < t5p__imin(Dk, d0 + T5P__KC); d++) {
+                    const float qd = qr[d], *kd = kt + (size_t)d * S;
+                    T5P__OMP(simd)
+                    for (int j = 0; j < S; j++) acc[j] += qd * kd[j];
+                }
+                if (d0)
+                    for (int j = 0; j < S; j++) p[j] += tmp[j];
+            }
+            t5p__softmax_row(p, pegasus ? cb + (size_t)hh * g->Smax : NULL, g->mask + g->soff[b], S);
+            float *cx = g->ctx + (size_t)r * HK + hh * Dk;
+            const float *vb = g->cv + at + hh * Dk;
+            T5P__CTX_BLOCKS(cx, tmp, p, S, Dk, vb + (size_t)j * HK);
+        }
+        t5p__rows_linear(x2, g->ctx, w->dec_co + lq, R, HK, D);
+        t5p__add(x2, x1, RD);
+        // feed-forward
+        t5p_rmsnorm_forward(g->h, g->rstd, x2, w->dec_ln2 + (size_t)l * D, R, D, g->eps);
+        t5p__rows_linear3(g->u0, w->dec_wi0 + lf, g->u1, w->dec_wi1 + lf, NULL, NULL, g->h, R, D, F);
+        t5p_gelu_gate_forward(g->gg, g->u0, g->u1, (size_t)R * F, g->tanh_form);
+        t5p__rows_linear(x, g->gg, w->dec_wo + lf, R, F, D);
+        t5p__add(x, x2, RD);
+    }
+    t5p__gen_head(g, x, R);
+}
+
+// One uncached step, as the original decoded: the decoder over each row's whole prefix (positions 0..t)
+// with t5p_attention_forward, the cross-attention keys and values recomputed from the encoder output;
+// only the last position's logits are kept.
+static void t5p__gen_step_full(t5p__gen *g, int t) {
+    const t5p_params *w = &g->m->w;
+    const int R = g->R, D = g->D, HK = g->HK, H = g->H, Dk = g->Dk, F = g->F, T = t + 1, N = R * T;
+    const size_t ND = (size_t)N * D;
+    for (int r = 0; r < R; r++)
+        for (int s = 0; s < T; s++) g->tok[r * T + s] = t5p__gen_input_id(g, r, s);
+    const int pegasus = g->m->cfg.flavor == T5P_PEGASUS;
+    t5p_position_bias_forward(g->pb, w->dec_bias, H, T, T, 0, g->NB, g->MD);
+    float *x = g->x, *x1 = g->x1, *x2 = g->x2;
+    t5p_embedding_forward(x, g->tok, w->shared, N, D);
+    for (int l = 0; l < g->Ld; l++) {
+        const size_t lq = (size_t)l * HK * D, lf = (size_t)l * F * D;
+        t5p_rmsnorm_forward(g->h, g->rstd, x, w->dec_ln0 + (size_t)l * D, N, D, g->eps);
+        t5p__rows_linear(g->q, g->h, w->dec_q + lq, N, D, HK);
+        t5p__rows_linear(g->k, g->h, w->dec_k + lq, N, D, HK);
+        t5p__rows_linear(g->v, g->h, w->dec_v + lq, N, D, HK);
+        t5p_attention_forward(g->ctx, g->att, g->q, g->k, g->v, g->pb, NULL, 1, R, T, T, H, Dk);
+        t5p__rows_linear(x1, g->ctx, w->dec_o + lq, N, HK, D);
+        t5p__add(x1, x, ND);
+        t5p_rmsnorm_forward(g->h, g->rstd, x1, w->dec_ln1 + (size_t)l * D, N, D, g->eps);
+        t5p__rows_linear(g->q, g->h, w->dec_cq + lq, N, D, HK);
+        for (int r0 = 0, r1; r0 < R; r0 = r1) {  // rows of one source
+            const int b = g->row_b[r0], S = g->src_len[b];
+            for (r1 = r0; r1 < R && g->row_b[r1] == b; r1++) {}
+            const float *enc = g->enc_out + g->soff[b] * D;
+            t5p_linear_forward(g->ck, enc, w->dec_ck + lq, S, D, HK);
+            t5p_linear_forward(g->cv, enc, w->dec_cv + lq, S, D, HK);
+            if (pegasus) t5p_position_bias_forward(g->cpb, w->dec_bias, H, T, S, 0, g->NB, g->MD);
+            for (int r = r0; r < r1; r++)
+                t5p_attention_forward(g->ctx + (size_t)r * T * HK, g->att, g->q + (size_t)r * T * HK, g->ck, g->cv,
+                                      pegasus ? g->cpb : NULL, g->mask + g->soff[b], 0, 1, T, S, H, Dk);
+        }
+        t5p__rows_linear(x2, g->ctx, w->dec_co + lq, N, HK, D);
+        t5p__add(x2, x1, ND);
+        t5p_rmsnorm_forward(g->h, g->rstd, x2, w->dec_ln2 + (size_t)l * D, N, D, g->eps);
+        t5p__rows_linear(g->u0, g->h, w->dec_wi0 + lf, N, D, F);
+        t5p__rows_linear(g->u1, g->h, w->dec_wi1 + lf, N, D, F);
+        t5p_gelu_gate_forward(g->gg, g->u0, g->u1, (size_t)N * F, g->tanh_form);
+        t5p__rows_linear(x, g->gg, w->dec_wo + lf, N, F, D);
+        t5p__add(x, x2, ND);
+    }
+    for (int r = 0; r < R; r++)  // last positions
+        memcpy(x1 + (size_t)r * D, x + ((size_t)r * T + t) * D, (size_t)D * sizeof(float));
+    t5p__gen_head(g, x1, R);
+}
+
+// --- search
+
+// Candidate order: higher score, then higher logit, then lower flat index.
+static inline int t5p__cand_before(const t5p__gen_cand *a, const t5p__gen_cand *b) {
+    if (a->score != b->score) return a->score > b->score;
+    if (a->logit != b->logit) return a->logit > b->logit;
+    return a->flat < b->flat;
+}
+
+// Per row: its K best tokens by (logit desc, id asc) into top, the max logit, sum exp(x - max) (in double,
+// rounded to float) and log of it. Within a row every score used here is a non-decreasing function of the
+// logit, so a source's best candidates are among its rows' K best tokens.
+static void t5p__gen_row_stats(t5p__gen *g) {
+    const int V = g->V, K = g->K;
+    T5P__OMP(parallel for schedule(static) if(g->R > 1 && (size_t)g->R * V >= T5P_PAR_MIN))
+    for (int r = 0; r < g->R; r++) {
+        const float *x = g->logits + (size_t)r * V;
+        int *top = g->top + (size_t)r * K, nt = 0;
+        for (int j = 0; j < V; j++) {  // insertion into the sorted list of the best K so far
+            if (nt == K && !(x[j] > x[top[K - 1]])) continue;
+            int i = nt < K ? nt++ : K - 1;
+            while (i > 0 && x[j] > x[top[i - 1]]) top[i] = top[i - 1], i--;
+            top[i] = j;
+        }
+        const float mx = x[top[0]];
+        double sum = 0.0;
+        for (int j = 0; j < V; j++) sum += (double)expf(x[j] - mx);
+        g->row_max[r] = mx;
+        g->row_sum[r] = (float)sum;
+        g->row_lse[r] = logf((float)sum);
+    }
+}
+
+static inline float t5p__gen_logsoftmax(const t5p__gen *g, int r, int token) {  // torch's x - max - log(sum)
+    return (g->logits[(size_t)r * g->V + token] - g->row_max[r]) - g->row_lse[r];
+}
+
+static inline float t5p__gen_logp_original(const t5p__gen *g, int r, int token) {  // log(softmax + 1e-12)
+    const float p = expf(g->logits[(size_t)r * g->V + token] - g->row_max[r]) / g->row_sum[r];
+    return logf(p + 1e-12f);
+}
+
+// Writes source b's output: the ids of row r's beam (t of them, when r >= 0) then `token` (when >= 0).
+static void t5p__gen_emit(t5p__gen *g, int b, const int *ids, int nids, int token, double score) {
+    int *out = g->out + (size_t)b * g->max_out, n = 0;
+    for (int i = 0; i < nids; i++, n++)
+        if (n < g->max_out) out[n] = ids[i];
+    if (token >= 0) {
+        if (n < g->max_out) out[n] = token;
+        n++;
+    }
+    g->out_lens[b] = n;
+    if (g->out_scores) g->out_scores[b] = score;
+}
+
+// A counter-based uniform in [0, 1) for source b at step t, a function of (seed, the source's ids, t): a
+// source samples the same in any batch.
+static inline double t5p__gen_uniform(const t5p__gen *g, int b, int t) {
+    uint64_t key = t5p__mix64(g->gc.seed ^ 0x5DEECE66Dull);
+    for (int i = 0; i < g->src_len[b]; i++) key = t5p__mix64(key ^ (uint32_t)g->src[b][i]);
+    const uint64_t r = t5p__mix64(key ^ t5p__mix64((uint64_t)t));
+    return (double)(r >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static int t5p__sample_desc(const float *x, int a, int b) {  // sort order: logit desc, id asc
+    return x[a] > x[b] ? -1 : x[a] < x[b] ? 1 : a < b ? -1 : a > b;
+}
+
+// transformers' TemperatureLogitsWarper, TopKLogitsWarper and TopPLogitsWarper on a copy of row r's logits,
+// then one draw from the softmax. ord (2V ints) and x (V floats) scratch.
+static int t5p__gen_sample_row(t5p__gen *g, int r, int b, int t, int *ord, float *x) {
+    const int V = g->V;
+    memcpy(x, g->logits + (size_t)r * V, (size_t)V * sizeof(float));
+    const t5p_gen_config *gc = &g->gc;
+    if (gc->temperature != 1.0f)
+        for (int j = 0; j < V; j++) x[j] = x[j] / gc->temperature;
+    const int k = gc->top_k > 0 && gc->top_k < V ? gc->top_k : 0;
+    if (k || gc->top_p < 1.0f) {
+        for (int j = 0; j < V; j++) ord[j] = j;
+        // a simple merge sort of ids by (logit desc, id asc); ord + V is scratch of V ints
+        int *a = ord, *tmpb = ord + V;
+        for (int wdt = 1; wdt < V; wdt *= 2) {
+            for (int lo = 0; lo < V; lo += 2 * wdt) {
+                int mid = t5p__imin(lo + wdt, V), hi = t5p__imin(lo + 2 * wdt, V), i = lo, j = mid, o = lo;
+                while (i < mid && j < hi) tmpb[o++] = t5p__sample_desc(x, a[i], a[j]) <= 0 ? a[i++] : a[j++];
+                while (i < mid) tmpb[o++] = a[i++];
+                while (j < hi) tmpb[o++] = a[j++];
+            }
+            int *sw = a; a = tmpb; tmpb = sw;
+        }
+        if (a != ord) memcpy(ord, a, (size_t)V * sizeof(int));
+        if (k) {  // remove logits below the k-th largest
+            const float kth = x[ord[k - 1]];
+            for (int j = 0; j < V; j++)
+                if (x[j] < kth) x[j] = -INFINITY;
+        }
+        if (gc->top_p < 1.0f) {  // ascending cumulative probability <= 1 - top_p removed, the best kept
+            const float mx = x[ord[0]];
+            double sum = 0.0;
+            for (int j = 0; j < V; j++) sum += (double)expf(x[j] - mx);
+            float cum = 0.0f;
+            for (int i = V - 1; i >= 1; i--) {
+                const int j = ord[i];
+                cum += (float)(expf(x[j] - mx) / sum);
+                if (cum <= 1.0f - gc->top_p) x[j] = -INFINITY;
+            }
+        }
+    }
+    float mx = -INFINITY;
+    for (int j = 0; j < V; j++)
+        if (x[j] > mx) mx = x[j];
+    double sum = 0.0;
+    for (int j = 0; j < V; j++) sum += (double)expf(x[j] - mx);
+    const double u = t5p__gen_uniform(g, b, t) * sum;
+    double c = 0.0;
+    int last = 0;
+    for (int j = 0; j < V; j++) {
+        const double e = (double)expf(x[j] - mx);
+        if (e > 0.0) last = j;
+        c += e;
+        if (u < c) return j;
+    }
+    return last;  // rounding at the very end of the distribution
+}
+
+// beam_hf: transformers' BeamHypotheses.add.
+static void t5p__gen_hyp_add(t5p__gen *g, int b, const int *ids, int nids, int ended, double sum, int len) {
+    const int K = g->gc.beam;
+    t5p__hyp *hs = g->hyps + (size_t)b * (K + 1);
+    const double score = sum / pow((double)len, (double)g->gc.length_penalty);
+    int *nh = &g->nhyp[b];
+    if (!(*nh < K || score > g->worst[b])) return;
+    t5p__hyp *hy = &hs[*nh];
+    hy->score = score, hy->sum = sum, hy->len = len, hy->ended = ended;
+    memcpy(hy->toks, ids, (size_t)nids * sizeof(int));
+    ++*nh;
+    if (*nh > K) {  // drop the worst: sorted([(score, index)])[0]; worst = the next one's score
+        int lo = 0;
+        for (int i = 1; i < *nh; i++)
+            if (hs[i].score < hs[lo].score) lo = i;
+        int *keep = hs[lo].toks;  // keep the arena slots: rotate the dropped one's buffer to the end
+        for (int i = lo; i + 1 < *nh; i++) hs[i] = hs[i + 1];
+        hs[*nh - 1].toks = keep;
+        --*nh;
+        double w2 = INFINITY;
+        for (int i = 0; i < *nh; i++) w2 = hs[i].score < w2 ? hs[i].score : w2;
+        g->worst[b] = w2;
+    } else {
+        g->worst[b] = score < g->worst[b] ? score : g->worst[b];
+    }
+}
+
+// beam_hf: the best hypothesis (sorted by score, last of the equal best: Python's sorted + pop).
+static void t5p__gen_hyp_emit(t5p__gen *g, int b) {
+    const t5p__hyp *hs = g->hyps + (size_t)b * (g->gc.beam + 1);
+    int best = 0;
+    for (int i = 1; i < g->nhyp[b]; i++)
+        if (hs[i].score >= hs[best].score) best = i;
+    const t5p__hyp *hy = &hs[best];
+    t5p__gen_emit(g, b, hy->toks, hy->len - 1, hy->ended ? g->gc.end_id : -1, hy->score);
+}
+
+typedef struct {
+    int b, parent, token;
+    double score;
+} t5p__gen_next;
+
+// Chooses the next rows of every source after the logits of step t; finished sources are emitted.
+// next (Rmax) scratch. Returns the number of next rows.
+static int t5p__gen_select(t5p__gen *g, int t, t5p__gen_next *next, int *ord, float *xs) {
+    const t5p_gen_config *gc = &g->gc;
+    const int L = g->L, V = g->V, last = t == L - 1;
+    int nn = 0;
+    t5p__gen_row_stats(g);
+    for (int r0 = 0, r1; r0 < g->R; r0 = r1) {
+        const int b = g->row_b[r0];
+        for (r1 = r0; r1 < g->R && g->row_b[r1] == b; r1++) {}
+        const int *seq0 = g->seq + (size_t)r0 * L;
+        if (gc->mode != T5P_GEN_BEAM_ORIGINAL && (gc->mode != T5P_GEN_BEAM_HF || gc->beam == 1)) {
+            // one row: greedy (also beam_hf with one beam, as transformers dispatches it) or sampling
+            const int tok = gc->mode == T5P_GEN_SAMPLE ? t5p__gen_sample_row(g, r0, b, t, ord, xs) : g->top[(size_t)r0 * g->K];
+            const double score = g->row_score[r0] + (double)t5p__gen_logsoftmax(g, r0, tok);
+            if (tok == gc->end_id || last) {
+                t5p__gen_emit(g, b, seq0, t, tok, score);
+            } else {
+                next[nn++] = (t5p__gen_next){b, r0, tok, score};
+            }
+            continue;
+        }
+        // beam modes: the best candidates over the source's rows
+        const int orig = gc->mode == T5P_GEN_BEAM_ORIGINAL;
+        const int want = orig ? g->beams[b] : 2 * gc->beam;
+        const int K = g->K;
+        int nc = 0;
+        for (int r = r0; r < r1; r++)
+            for (int i = 0; i < K && i < want; i++) {
+                t5p__gen_cand c;
+                c.row = r, c.token = g->top[(size_t)r * K + i];
+                c.logit = g->logits[(size_t)r * V + c.token];
+                c.flat = (long)(r - r0) * V + c.token;
+                c.score = orig ? g->row_score[r] + (double)t5p__gen_logp_original(g, r, c.token)
+                               : (double)((float)g->row_score[r] + t5p__gen_logsoftmax(g, r, c.token));
+                if (nc == want && !t5p__cand_before(&c, &g->cands[want - 1])) continue;  // full, not better
+                int j = nc < want ? nc++ : want - 1;  // insertion, keeping the best `want` in order
+                while (j > 0 && t5p__cand_before(&c, &g->cands[j - 1])) g->cands[j] = g->cands[j - 1], j--;
+                g->cands[j] = c;
+            }
+        if (orig) {
+            // bert4keras: the best (the first) ended -> it is the output; else drop the ended ones
+            const t5p__gen_cand *best = &g->cands[0];
+            if (best->token == gc->end_id) {
+                t5p__gen_emit(g, b, g->seq + (size_t)best->row * L, t, best->token, best->score);
+                continue;
+            }
+            if (last) {  // max_len: the best live beam, which is the best
+                t5p__gen_emit(g, b, g->seq + (size_t)best->row * L, t, best->token, best->score);
+                continue;
+            }
+            int kept = 0;
+            for (int i = 0; i < want; i++) {
+                const t5p__gen_cand *c = &g->cands[i];
+                if (c->token == gc->end_id) continue;
+                next[nn++] = (t5p__gen_next){b, c->row, c->token, c->score};
+                kept++;
+            }
+            g->beams[b] = kept;
+            continue;
+        }
+        // transformers' BeamSearchScorer.process
+        const int KB = gc->beam;
+        int added = 0, nfirst = nn;
+        for (int rank = 0; rank < want && added < KB; rank++) {
+            const t5p__gen_cand *c = &g->cands[rank];
+            if (c->token == gc->end_id) {
+                if (rank >= KB) continue;
+                t5p__gen_hyp_add(g, b, g->seq + (size_t)c->row * L, t, 1, c->score, t + 1);
+            } else {
+                next[nn++] = (t5p__gen_next){b, c->row, c->token, c->score};
+                added++;
+            }
+        }
+        int done = 0;  // BeamHypotheses.is_done(best candidate score, cur_len = t + 2)
+        if (g->nhyp[b] >= KB) {
+            if (gc->early_stopping)
+                done = 1;
+            else
+                done = g->worst[b] >= g->cands[0].score / pow((double)(t + 2), (double)gc->length_penalty);
+        }
+        if (!done && last) {  // finalize: the live beams join the hypotheses, in beam order
+            for (int i = nfirst; i < nn; i++) {
+                int *ids = g->seq2;  // scratch: the beam's ids (parent's then the new token)
+                memcpy(ids, g->seq + (size_t)next[i].parent * L, (size_t)t * sizeof(int));
+                ids[t] = next[i].token;
+                t5p__gen_hyp_add(g, b, ids, t + 1, 0, next[i].score, t + 2);
+            }
+            done = 1;
+        }
+        if (done) {
+            nn = nfirst;
+            t5p__gen_hyp_emit(g, b);
+        }
+    }
+    return nn;
+}
+
+// --- the entry points
+
+static int t5p__gen_check(const t5p_model *m, const t5p_gen_config *gc, int n, int max_out) {
+    if (!m || !gc) return t5p__err(T5P_ERR_ARG, "generate: NULL model or configuration");
+    const int V = m->cfg.vocab_size;
+    if (n < 0 || max_out < 0) return t5p__err(T5P_ERR_ARG, "generate: %d sources, max_out %d", n, max_out);
+    if (gc->mode < 0 || gc->mode > T5P_GEN_SAMPLE) return t5p__err(T5P_ERR_ARG, "generate: unknown mode %d", gc->mode);
+    if (gc->beam < 1 || gc->beam > 4096) return t5p__err(T5P_ERR_ARG, "generate: beam %d outside [1, 4096]", gc->beam);
+    if (gc->max_len < 1 || gc->max_len > 1 << 20)
+        return t5p__err(T5P_ERR_ARG, "generate: max_len %d outside [1, 2^20]", gc->max_len);
+    if (gc->start_id < 0 || gc->start_id >= V || gc->end_id < 0 || gc->end_id >= V)
+        return t5p__err(T5P_ERR_ARG, "generate: start id %d or end id %d outside the vocabulary [0, %d)",
+                        gc->start_id, gc->end_id, V);
+    const int K = gc->mode == T5P_GEN_BEAM_HF ? 2 * gc->beam : gc->mode == T5P_GEN_BEAM_ORIGINAL ? gc->beam : 1;
+    if (K > V) return t5p__err(T5P_ERR_ARG, "generate: %d candidates per beam exceed the vocabulary (%d)", K, V);
+    if (gc->mode == T5P_GEN_BEAM_HF && !isfinite(gc->length_penalty))
+        return t5p__err(T5P_ERR_ARG, "generate: length_penalty must be finite");
+    if (gc->mode == T5P_GEN_SAMPLE &&
+        (!(gc->temperature > 0) || !isfinite(gc->temperature) || !(gc->top_p > 0 && gc->top_p <= 1) || gc->top_k < 0))
+        return t5p__err(T5P_ERR_ARG, "generate: sampling needs temperature > 0, 0 < top_p <= 1, top_k >= 0");
+    return 0;
+}
+
+T5PDEF int t5p_generate_batch(const t5p_model *m, const int *const *src_ids, const int *src_lens, int n,
+                              const t5p_gen_config *cfg, int *out_ids, int max_out, int *out_lens,
+                              double *out_scores) {
+    int rc = t5p__gen_check(m, cfg, n, max_out);
+    if (rc < 0) return rc;
+    if (n == 0) return 0;
+    if (!src_ids || !src_lens || !out_lens || (max_out > 0 && !out_ids))
+        return t5p__err(T5P_ERR_ARG, "generate: NULL sources or outputs");
+    const t5p_config *c = &m->cfg;
+    t5p__gen g;
+    memset(&g, 0, sizeof g);
+    g.m = m, g.gc = *cfg, g.n = n, g.L = cfg->max_len, g.src = src_ids, g.src_len = src_lens;
+    g.D = c->d_model, g.H = c->num_heads, g.Dk = c->d_kv, g.HK = g.H * g.Dk, g.F = c->d_ff, g.V = c->vocab_size;
+    g.Le = c->num_layers, g.Ld = c->num_decoder_layers, g.NB = c->num_buckets, g.MD = c->max_distance;
+    g.eps = c->eps, g.tanh_form = c->flavor == T5P_HF_MT5;
+    g.out_scale = c->flavor == T5P_PEGASUS ? 1.0f / sqrtf((float)g.D) : 1.0f;  // as t5p_model_forward
+    const int beam_mode = cfg->mode == T5P_GEN_BEAM_ORIGINAL || (cfg->mode == T5P_GEN_BEAM_HF && cfg->beam > 1);
+    g.gc.beam = beam_mode ? cfg->beam : 1;
+    g.K = cfg->mode == T5P_GEN_BEAM_HF ? 2 * g.gc.beam : g.gc.beam;
+    g.Rmax = n * g.gc.beam;
+    for (int b = 0; b < n; b++) {
+        if (src_lens[b] < 1 || !src_ids[b])
+            return t5p__err(T5P_ERR_ARG, "generate: source %d is empty (%d ids)", b, src_lens[b]);
+        for (int i = 0; i < src_lens[b]; i++)
+            if (src_ids[b][i] < 0 || src_ids[b][i] >= g.V)
+                return t5p__err(T5P_ERR_ARG, "generate: source %d, position %d: id %d outside [0, %d)", b, i,
+                                src_ids[b][i], g.V);
+        g.Smax = src_lens[b] > g.Smax ? src_lens[b] : g.Smax;
+    }
+    g.out = out_ids, g.max_out = max_out, g.out_lens = out_lens, g.out_scores = out_scores;
+    const size_t need = t5p__gen_layout(&g, NULL);
+    const size_t extra = (size_t)g.Rmax * sizeof(t5p__gen_next) + (cfg->mode == T5P_GEN_SAMPLE ? 3 * (size_t)g.V * sizeof(int) : 0);
+    char *arena = (char *)T5P_MALLOC(need + extra + 64);
+    if (!arena) return t5p__err(T5P_ERR_NOMEM, "generate: out of memory (%zu MB)", (need + extra) >> 20);
+    char *base = arena + ((64 - (uintptr_t)arena % 64) % 64);
+    t5p__gen_layout(&g, base);
+    t5p__gen_next *next = (t5p__gen_next *)(base + need);
+    int *ord = (int *)(next + g.Rmax);
+    float *xs = (float *)(ord + 2 * (size_t)g.V);
+
+    size_t so = 0;
+    for (int b = 0; b < n; b++) g.soff[b] = so, so += (size_t)src_lens[b];
+    for (int b = 0; b < n; b++) t5p__gen_encode(&g, b);
+    g.R = n;
+    for (int b = 0; b < n; b++) {
+        g.row_b[b] = b, g.row_score[b] = 0.0;
+        g.beams[b] = g.gc.beam, g.nhyp[b] = 0, g.worst[b] = 1e9;
+    }
+    for (int t = 0; t < g.L && g.R > 0; t++) {
+        if (g.gc.use_cache)
+            t5p__gen_step_cached(&g, t);
+        else
+            t5p__gen_step_full(&g, t);
+        const int nn = t5p__gen_select(&g, t, next, ord, xs);
+        for (int i = 0; i < nn; i++) {  // the next rows: their beams' slot table and ids, by parent
+            const int p = next[i].parent;
+            g.row_b2[i] = next[i].b, g.row_score2[i] = next[i].score;
+            memcpy(g.hist2 + (size_t)i * g.L, g.hist + (size_t)p * g.L, (size_t)(t + 1) * sizeof(int));
+            memcpy(g.seq2 + (size_t)i * g.L, g.seq + (size_t)p * g.L, (size_t)t * sizeof(int));
+            g.seq2[(size_t)i * g.L + t] = next[i].token;
+        }
+#define T5P__SWAP(type, a, b) do { type *s_ = a; a = b; b = s_; } while (0)
+        T5P__SWAP(int, g.row_b, g.row_b2);
+        T5P__SWAP(double, g.row_score, g.row_score2);
+        T5P__SWAP(int, g.hist, g.hist2);
+        T5P__SWAP(int, g.seq, g.seq2);
+#undef T5P__SWAP
+        g.R = nn;
+    }
+    T5P_FREE(arena);
+    return 0;
+}
+
+T5PDEF int t5p_generate(const t5p_model *m, const int *src_ids, int src_len, const t5p_gen_config *cfg, int *out_ids,
+                        int max_out) {
+    int len = 0;
+    int rc = t5p_generate_batch(m, &src_ids, &src_len, 1, cfg, out_ids, max_out, &len, NULL);
+    return rc < 0 ? rc : len;
+}
+
+#undef T5P__CTX_BLOCKS
+#undef T5P__LANES
 
 // ----------------------------------------------------------------------------
 // 10. metrics

@@ -918,6 +918,11 @@ static int cmd_pseudo(int argc, char **argv) {
 }
 
 // ----------------------------------------------------------------------------
+// generate: titles or summaries from a model (in its own file, which tests can include with a loader)
+
+#include "generate_cmd.inc"
+
+// ----------------------------------------------------------------------------
 // subcommands
 
 // ----------------------------------------------------------------------------
@@ -1714,6 +1719,7 @@ static const command commands[] = {
     {"pseudo", cmd_pseudo, "PEGASUS pseudo-summary pairs (JSONL) from documents"},
     {"pretokenize", cmd_pretokenize, "tokenize training pairs (JSONL / TSV) into a shard for t5p train"},
     {"train", cmd_train, "train or fine-tune the network on the CPU (checkpoints, --resume, loss log)"},
+    {"generate", cmd_generate, "titles or summaries from a model: greedy, beam search, sampling"},
     {"eval", cmd_eval, "ROUGE-1/2/L F and BLEU of predictions against references, as finetune.py scored"},
     {NULL, NULL, NULL},
 };
