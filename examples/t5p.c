@@ -918,6 +918,11 @@ static int cmd_pseudo(int argc, char **argv) {
 }
 
 // ----------------------------------------------------------------------------
+// generate: titles or summaries from a model (in its own file, which tests can include with a loader)
+
+#include "generate_cmd.inc"
+
+// ----------------------------------------------------------------------------
 // subcommands
 
 // ----------------------------------------------------------------------------
@@ -1699,11 +1704,6 @@ static int cmd_train(int argc, char **argv) {
     t5p_vocab_free(vb);
     return train_interrupted ? 130 : 0;
 }
-
-// ----------------------------------------------------------------------------
-// generate: titles or summaries from a model (examples/generate_cmd.inc)
-
-#include "generate_cmd.inc"
 
 typedef struct {
     const char *name;
