@@ -918,7 +918,7 @@ static int cmd_pseudo(int argc, char **argv) {
 }
 
 // ----------------------------------------------------------------------------
-// generate: titles or summaries from a model (in its own file, which tests can include with a loader)
+// generate: titles or summaries from a model (examples/generate_cmd.inc)
 
 #include "generate_cmd.inc"
 
