@@ -2,6 +2,7 @@
 # t5p build script.
 #   ./build.sh          build everything into build/ (CLI at build/t5p; with nvcc also build/t5p-cuda)
 #   ./build.sh test     build and run every test; ends with "N passed, N failed[, N skipped]"
+#   ./build.sh demo     the end-to-end demo on Debian's manpages-zh (--quick: a ~3-minute smoke run)
 #   ./build.sh bench    run the benchmarks side by side with the Python peers (when installed)
 #   ./build.sh deps     install the Debian packages t5p needs (root)
 #   ./build.sh clean
@@ -51,7 +52,8 @@ build() {
     for src in examples/*.c; do
         local name; name=$(basename "$src" .c)
         local out=build/$name
-        if [ ! -e "$out" ] || [ "$src" -nt "$out" ] || [ t5p.h -nt "$out" ]; then
+        if [ ! -e "$out" ] || [ "$src" -nt "$out" ] || [ t5p.h -nt "$out" ] ||
+           [ -n "$(find examples -name '*.inc' -newer "$out" 2>/dev/null)" ]; then
             echo "cc $src -> $out"
             $CC $CFLAGS $WARN $OMP $INC -o "$out" "$src" $LIBS
         fi
@@ -123,6 +125,7 @@ case "${1:-build}" in
     build) build ;;
     test) run_tests ;;
     deps) deps ;;
+    demo) shift; build; bash examples/demo.sh "$@" ;;
     bench) build; for b in bench/*.sh; do [ -e "$b" ] && bash "$b"; done ;;
     clean) rm -rf build ;;
     -h|--help|help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' ;;
