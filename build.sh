@@ -2,7 +2,7 @@
 # t5p build script.
 #   ./build.sh          build everything into build/ (CLI at build/t5p; with nvcc also build/t5p-cuda)
 #   ./build.sh test     build and run every test; ends with "N passed, N failed[, N skipped]"
-#   ./build.sh demo     the end-to-end demo on Debian's manpages-zh (--quick: a ~3-minute smoke run)
+#   ./build.sh demo     the end-to-end demo on Debian's manpages-zh (--quick: a smoke run of under a minute)
 #   ./build.sh bench    run the benchmarks side by side with the Python peers (when installed)
 #   ./build.sh deps     install the Debian packages t5p needs (root)
 #   ./build.sh clean

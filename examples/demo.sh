@@ -14,8 +14,8 @@
 # 6. generate titles for the held-out pages (beam 1 and 3, bert4keras semantics) and score them with t5p eval
 #             (ROUGE-1/2/L and BLEU exactly as T5 PEGASUS's finetune.py scored); print the table, samples,
 #             and draw the loss curves (loss.svg)
-# Everything is seeded: the same package gives the same table. --quick is a ~3-minute smoke run (fewer
-# steps, 40 eval pages) whose numbers mean little. Exit status: 0 done, 1 a step failed, 2 bad usage,
+# Everything is seeded: the same package gives the same table. --quick is a smoke run (fewer steps, 40 eval
+# pages; under a minute here) whose numbers mean little. Exit status: 0 done, 1 a step failed, 2 bad usage,
 # 3 the package is unavailable (no apt-get, no network, or not root for apt-get update).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
         --cache) cache=$2; shift ;;
         --out) out=$2; shift ;;
         --threads) threads=(--threads "$2"); shift ;;
-        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "demo: unknown option '$1' (see ./build.sh demo --help)" >&2; exit 2 ;;
     esac
     shift
@@ -46,11 +46,11 @@ done
 # threads made training steps up to ten times slower. The user's own setting wins.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 
-# The budget. Full: about 10 minutes on a 2-core x86 VM; quick: about 3.
+# The budget. Full: 5.5 to 10 minutes on a 2-core x86 VM shared with other work; quick: under a minute.
 if [ "$quick" = 1 ]; then
     PRE_STEPS=60 FT_STEPS=30 EVAL_PAGES=40 VOCAB_SIZE=3000
 else
-    PRE_STEPS=800 FT_STEPS=100 EVAL_PAGES=0 VOCAB_SIZE=4000
+    PRE_STEPS=1600 FT_STEPS=100 EVAL_PAGES=0 VOCAB_SIZE=4000
 fi
 BATCH=16 MAX_SRC=128 MAX_TGT=32 PRE_TGT=48 SEED=1
 PRE_LR=0.02 FT_LR=0.01  # Adafactor (bert4keras), no warm-up: a tiny model learns in few steps only with these

@@ -3,7 +3,7 @@
 # pairs, pretraining, few-shot fine-tuning, generation, scoring, loss curves.
 # Runs when the package is in the demo cache already (build/demo-cache or $T5P_DEMO_CACHE; ./build.sh demo
 # puts it there), or when T5P_DEMO_TEST=1 allows fetching it with apt-get; else SKIP. T5P_DEMO_TEST=0 skips.
-# About 2-3 minutes on a 2-core machine.
+# About 35 seconds on a 2-core machine.
 cd "$(dirname "$0")/.."
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }
