@@ -1734,8 +1734,6 @@ static int cmd_train(int argc, char **argv) {
     return train_interrupted ? 130 : 0;
 }
 
-#include "generate_cmd.inc"
-
 typedef struct {
     const char *name;
     int (*run)(int argc, char **argv);
