@@ -2,6 +2,7 @@
 # t5p build script.
 #   ./build.sh          build everything into build/ (CLI at build/t5p; with nvcc also build/t5p-cuda)
 #   ./build.sh test     build and run every test; ends with "N passed, N failed[, N skipped]"
+#   ./build.sh demo     the end-to-end demo on Debian's manpages-zh (--quick: a smoke run of under a minute)
 #   ./build.sh bench    run the benchmarks side by side with the Python peers (when installed)
 #   ./build.sh deps     install the Debian packages t5p needs (root)
 #   ./build.sh clean
@@ -127,6 +128,7 @@ case "${1:-build}" in
     build) build ;;
     test) run_tests ;;
     deps) deps ;;
+    demo) shift; build; bash examples/demo.sh "$@" ;;
     bench) build; for b in bench/*.sh; do [ -e "$b" ] && bash "$b"; done ;;
     clean) rm -rf build ;;
     -h|--help|help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' ;;

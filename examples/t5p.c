@@ -1100,8 +1100,11 @@ static const char *train_help =
     "  --max-tgt N        target maxlen (default 128; --finetune: 32)\n"
     "  --batch B          pairs per step (default 32); the last batch of an epoch may be smaller\n"
     "  --no-shuffle       keep the input order (default: a new seeded order every epoch)\n"
-    "  --dev FILE         also report teacher-forced loss/accuracy on FILE at every checkpoint (dev.csv);\n"
-    "                     generation metrics (ROUGE/BLEU) are `t5p generate` + `t5p eval`'s job\n"
+    "  --dev FILE         also report teacher-forced loss/accuracy on FILE at every checkpoint (dev.csv)\n"
+    "  --dev-metrics      and, at the end of every epoch, generate FILE's titles and print a table row of\n"
+    "                     ROUGE-1/2/L and BLEU as finetune.py scored them (dev_metrics.csv); the best epoch\n"
+    "                     by BLEU is kept in OUT/best (a model directory), as the original kept its best\n"
+    "  --dev-beam K       beam size of that generation (default 1: greedy, as the original evaluated)\n"
     "Optimizer\n"
     "  --optim O          adafactor (default; bert4keras AdaFactor, lr 1e-3) | adam (fine-tuning: lr 2e-4, eps\n"
     "                     1e-6) | adamw (pretraining: lr 1e-4, weight decay 0.01 except norms, warm-up 10000)\n"
@@ -1356,12 +1359,15 @@ static void fmt_duration(char *b, size_t n, double s) {
     else snprintf(b, n, "%dh%02dm", (int)s / 3600, (int)s % 3600 / 60);
 }
 
+#include "dev_metrics.inc"
+
 static int cmd_train(int argc, char **argv) {
     train_opts o;
     memset(&o, 0, sizeof o);
     const char *out = NULL, *dev = NULL;
     long steps = 0, epochs = 0, save_every = 1000, keep = 1, log_every = 10;
-    int threads = 0, quiet = 0, resume = 0, finetune = 0;
+    int threads = 0, quiet = 0, resume = 0, finetune = 0, dev_gen = 0;
+    long dev_beam = 1;
     t5p__buf data = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -1399,6 +1405,8 @@ static int cmd_train(int argc, char **argv) {
             topt_set(&o, k, num);
         } else if (!strcmp(a, "--out")) out = opt_value(argc, argv, &i, "train");
         else if (!strcmp(a, "--dev")) dev = opt_value(argc, argv, &i, "train");
+        else if (!strcmp(a, "--dev-metrics")) dev_gen = 1;
+        else if (!strcmp(a, "--dev-beam")) dev_beam = opt_long(opt_value(argc, argv, &i, "train"), a, "train", 1, 64), dev_gen = 1;
         else if (!strcmp(a, "--steps")) steps = opt_long(opt_value(argc, argv, &i, "train"), a, "train", 1, LONG_MAX);
         else if (!strcmp(a, "--epochs")) epochs = opt_long(opt_value(argc, argv, &i, "train"), a, "train", 1, 1L << 30);
         else if (!strcmp(a, "--save-every")) save_every = opt_long(opt_value(argc, argv, &i, "train"), a, "train", 0, LONG_MAX);
@@ -1593,6 +1601,14 @@ static int cmd_train(int argc, char **argv) {
         fprintf(stderr, "t5p train: %s\n", t5p_last_error());
         return EXIT_RUNTIME;
     }
+    dev_metrics *dm = NULL;
+    if (dev_gen) {
+        if (!devp) { fprintf(stderr, "t5p train: --dev-metrics needs --dev FILE\n"); return EXIT_USAGE; }
+        dm = dev_metrics_open(dev, o.v[TO_FORMAT], devp, (int)dev_beam, atoi(o.v[TO_MAXTGT]), out, resume, s.epoch, &rc);
+        if (!dm) return rc;
+    }
+    double epoch_loss = 0;
+    int64_t epoch_steps = 0;
     FILE *csv = fopen(csv_path, "a");
     if (!csv) { fprintf(stderr, "t5p train: cannot open %s: %s\n", csv_path, strerror(errno)); return EXIT_RUNTIME; }
     const t5p_config *c = &m->cfg;
@@ -1647,6 +1663,15 @@ static int cmd_train(int argc, char **argv) {
         fprintf(csv, "%lld,%lld,%.9g,%.9g,%lld,%.9g,%.9g,%.4f\n", (long long)s.step, (long long)s.epoch, s.loss, s.acc,
                 tok, s.lr, s.grad_norm, dt);
         fflush(csv);
+        epoch_loss += s.loss, epoch_steps++;
+        if (dm && s.epoch_done) {
+            if (tty && !quiet) fputc('\n', stderr);
+            if ((rc = dev_metrics_epoch(dm, m, &tk, s.epoch, s.step, epoch_loss / (double)epoch_steps, quiet))) {
+                fclose(csv);
+                return rc;
+            }
+            epoch_loss = 0, epoch_steps = 0;
+        }
         double now = now_s();
         if (!quiet && (tty ? (now - last_show >= 0.5 || s.step == total) : (s.step % log_every == 0 || s.step == total))) {
             last_show = now;
@@ -1695,6 +1720,10 @@ static int cmd_train(int argc, char **argv) {
                 (long long)done, el, rate, done > 1 ? time_after_first / (double)(done - 1) : time_all, s.loss, ru.ru_maxrss / 1024.0, t5p_optim_state_bytes(t5p_trainer_optim(tr)) / 1e6,
                 lc ? lc : "?", train_interrupted ? " (interrupted)" : "");
     free(lc);
+    if (dm && dm->best_epoch && !quiet)
+        fprintf(stderr, "t5p train: best epoch %lld (dev BLEU %.2f%%), kept in %s\n", (long long)dm->best_epoch,
+                100 * dm->best_bleu, dm->best_dir);
+    dev_metrics_free(dm);
     t5p_trainer_free(tr);
     t5p_pairs_free(pairs);
     t5p_pairs_free(devp);
