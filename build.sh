@@ -87,7 +87,7 @@ run_tests() {
         local name; name=$(basename "$src" .c)
         local out=build/tests/$name cuda=""
         [ "$name" = test_cuda ] && [ -n "$NVCC" ] && cuda="-DT5P_CUDA build/t5p_cuda.o $CUDA_LIBS"
-        if [ ! -e "$out" ] || [ "$src" -nt "$out" ] || [ t5p.h -nt "$out" ] || [ tests/test.h -nt "$out" ] ||
+        if [ ! -e "$out" ] || [ "$src" -nt "$out" ] || [ t5p.h -nt "$out" ] || [ tests/test.h -nt "$out" ] || [ tests/golden.h -nt "$out" ] ||
            { [ -n "$cuda" ] && [ build/t5p_cuda.o -nt "$out" ]; } ||
            { grep -q '"examples/' "$src" && examples_newer "$out"; }; then
             $CC $CFLAGS $WARN $OMP $INC -o "$out" "$src" $LIBS $cuda

@@ -48,4 +48,21 @@ static inline const char *t5pt_shared(const char *rel) {
     snprintf(p, 4096, "%s%s", b, rel);
     return access(p, R_OK) == 0 ? p : NULL;
 }
+
+// Scratch directory of a test (tests that write files set it up with t5pt_tmp_dir) and paths in it.
+static char t5pt_tmp_root[256];
+
+static inline void t5pt_rm_rf(const char *path) {
+    char cmd[2100];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    if (system(cmd) != 0) printf("  (could not remove %s)\n", path);
+}
+
+static inline const char *t5pt_tmp_path(const char *rel) {
+    static char buf[8][512];
+    static int k;
+    char *b = buf[k++ & 7];
+    snprintf(b, 512, "%s/%s", t5pt_tmp_root, rel);
+    return b;
+}
 #endif

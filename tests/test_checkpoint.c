@@ -12,21 +12,6 @@
 #include <math.h>
 #include <sys/stat.h>
 
-static char root[256];
-
-static const char *tmp_path(const char *rel) {
-    static char buf[8][512];
-    static int k;
-    char *b = buf[k++ & 7];
-    snprintf(b, 512, "%s/%s", root, rel);
-    return b;
-}
-
-static void rm_rf(const char *path) {
-    char cmd[2100];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    if (system(cmd) != 0) printf("  (could not remove %s)\n", path);
-}
 
 static void cp_r(const char *from, const char *to) {
     char cmd[8400];
@@ -97,7 +82,7 @@ static void test_config(void) {
         c.dropout = 0.1f;
         c.eps = 1e-6f;
         c.vocab_size = 50000;
-        const char *p = tmp_path("config_rt.json");
+        const char *p = t5pt_tmp_path("config_rt.json");
         int rc = t5p_config_save(&c, p, 101, 102);
         int rc2 = rc == 0 ? t5p_config_load(&r, p) : -1;
         char name[64];
@@ -153,7 +138,7 @@ static void test_config(void) {
          "\"num_heads\":2,\"d_kv\":4,\"num_layers\":1,\"t5p_flavor\":\"bart\"}", "bart"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        const char *p = tmp_path("config_bad.json");
+        const char *p = t5pt_tmp_path("config_bad.json");
         t5p_write_atomic(p, bad[i].json, strlen(bad[i].json));
         rc = t5p_config_load(&c, p);
         if (rc == 0) t5pt_fail(bad[i].name, "accepted");
@@ -166,15 +151,15 @@ static void test_config(void) {
 // --- save / load
 
 static void test_round_trip(void) {
-    const char *vocab = tmp_path("vocab200.txt");
+    const char *vocab = t5pt_tmp_path("vocab200.txt");
     write_vocab(vocab, 200);
     for (int fl = 0; fl < 2; fl++) {
         char name[96];
         snprintf(name, sizeof name, "save -> load bitwise (%s)", t5p_flavor_name(fl));
         t5p_model *m = tiny_model(fl, 11 + fl);
         int rc = t5p_model_set_vocab(m, vocab);
-        const char *dir = tmp_path(fl ? "rt_hf" : "rt_pegasus");
-        rm_rf(dir);
+        const char *dir = t5pt_tmp_path(fl ? "rt_hf" : "rt_pegasus");
+        t5pt_rm_rf(dir);
         if (rc == 0) rc = t5p_model_save(m, dir);
         t5p_model *r = rc == 0 ? t5p_model_load(dir) : NULL;
         if (!r) { t5pt_fail(name, "%s", t5p_last_error()); t5p_model_free(m); continue; }
@@ -208,25 +193,25 @@ static void test_round_trip(void) {
         t5p_model_free(m);
     }
     // a training directory's "latest" file names its checkpoint
-    const char *run = tmp_path("run");
-    rm_rf(run);
+    const char *run = t5pt_tmp_path("run");
+    t5pt_rm_rf(run);
     mkdir(run, 0755);
     t5p_model *m = tiny_model(T5P_PEGASUS, 3);
-    int rc = t5p_model_save(m, tmp_path("run/checkpoint-00000007"));
-    if (rc == 0) rc = t5p_write_atomic(tmp_path("run/latest"), "checkpoint-00000007\n", 20);
+    int rc = t5p_model_save(m, t5pt_tmp_path("run/checkpoint-00000007"));
+    if (rc == 0) rc = t5p_write_atomic(t5pt_tmp_path("run/latest"), "checkpoint-00000007\n", 20);
     t5p_model *r = rc == 0 ? t5p_model_load(run) : NULL;
     if (!r || memcmp(r->params, m->params, m->num_params * sizeof(float)))
         t5pt_fail("load a training directory via 'latest'", "%s", r ? "parameters differ" : t5p_last_error());
     else t5pt_pass("load a training directory via 'latest'");
     t5p_model_free(r);
     // saving where a file is in the way, or below a missing directory, fails and creates nothing
-    const char *file = tmp_path("a_file");
+    const char *file = t5pt_tmp_path("a_file");
     t5p_write_atomic(file, "x", 1);
     rc = t5p_model_save(m, file);
     if (rc == 0 || !contains(t5p_last_error(), "not a directory")) t5pt_fail("save over a file", "rc %d: %s", rc, t5p_last_error());
     else t5pt_pass("save over a file");
-    rc = t5p_model_save(m, tmp_path("missing/parent/dir"));
-    if (rc == 0 || access(tmp_path("missing"), F_OK) == 0) t5pt_fail("save below a missing directory", "rc %d", rc);
+    rc = t5p_model_save(m, t5pt_tmp_path("missing/parent/dir"));
+    if (rc == 0 || access(t5pt_tmp_path("missing"), F_OK) == 0) t5pt_fail("save below a missing directory", "rc %d", rc);
     else t5pt_pass("save below a missing directory: error, nothing created");
     t5p_model_free(m);
 }
@@ -309,7 +294,7 @@ static void rewrite_golden(const char *dir, int what, const char *target) {
 
 static void test_bad(void) {
     const char *golden = t5pt_path("tests/golden/hf_mt5_tiny");
-    const char *dir = tmp_path("bad");
+    const char *dir = t5pt_tmp_path("bad");
     char wpath[600], cpath[600];
     snprintf(wpath, sizeof wpath, "%s/model.safetensors", dir);
     snprintf(cpath, sizeof cpath, "%s/config.json", dir);
@@ -392,7 +377,7 @@ static int export_dir(const char *out) {
     for (int fl = 0; fl < 2; fl++) {
         char dir[1024], lp[1100];
         snprintf(dir, sizeof dir, "%s/%s", out, t5p_flavor_name(fl));
-        rm_rf(dir);
+        t5pt_rm_rf(dir);
         t5p_model *m = tiny_model(fl, 100 + fl);
         if (t5p_model_save(m, dir)) { fprintf(stderr, "%s\n", t5p_last_error()); return 1; }
         int B = 3, S = 9, T = 6, src[27], tgt[18];
@@ -415,13 +400,13 @@ static int export_dir(const char *out) {
 
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--export") == 0) return export_dir(argv[2]);
-    snprintf(root, sizeof root, "tmp_checkpoint.%ld", (long)getpid());
-    rm_rf(root);
-    mkdir(root, 0755);
+    snprintf(t5pt_tmp_root, sizeof t5pt_tmp_root, "tmp_checkpoint.%ld", (long)getpid());
+    t5pt_rm_rf(t5pt_tmp_root);
+    mkdir(t5pt_tmp_root, 0755);
     test_config();
     test_round_trip();
     test_hf_golden();
     test_bad();
-    if (!t5pt_failed) rm_rf(root);
+    if (!t5pt_failed) t5pt_rm_rf(t5pt_tmp_root);
     return t5pt_exit();
 }

@@ -8,21 +8,6 @@
 #include <math.h>
 #include <sys/stat.h>
 
-static char root[256];
-
-static const char *tmp_path(const char *rel) {
-    static char buf[8][512];
-    static int k;
-    char *b = buf[k++ & 7];
-    snprintf(b, 512, "%s/%s", root, rel);
-    return b;
-}
-
-static void rm_rf(const char *path) {
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    if (system(cmd) != 0) printf("  (could not remove %s)\n", path);
-}
 
 static int contains(const char *s, const char *what) { return strstr(s, what) != NULL; }
 
@@ -34,7 +19,7 @@ static uint32_t next_u32(void) {
 
 // A vocabulary: BERT's 106 specials, then the characters a..z, 0..9 and 40 CJK characters (一 ...).
 static const char *write_vocab(void) {
-    const char *path = tmp_path("vocab.txt");
+    const char *path = t5pt_tmp_path("vocab.txt");
     FILE *f = fopen(path, "w");
     for (int i = 0; i < 106; i++) {
         if (i == 0) fputs("[PAD]\n", f);
@@ -96,7 +81,7 @@ static t5p_pairs *random_pairs(int n, int vocab) {
 static void test_shards(void) {
     t5p_pairs *p = random_pairs(500, 300);
     t5p_shard_info info = {0x1122334455667788ull, 60101967, T5P_SHARD_CASED, 300, 64, 32};
-    const char *path = tmp_path("a.t5ps");
+    const char *path = t5pt_tmp_path("a.t5ps");
     int rc = t5p_shard_save(p, path, &info);
     t5p_pairs *q = t5p_pairs_new();
     t5p_shard_info got;
@@ -114,7 +99,7 @@ static void test_shards(void) {
         t5p_pairs_get(extra, k, &s, &ns, &t, &nt);
         t5p_pairs_add(q, s, ns, t, nt);
     }
-    const char *path2 = tmp_path("b.t5ps");
+    const char *path2 = t5pt_tmp_path("b.t5ps");
     t5p_pairs *r = t5p_pairs_new();
     rc = t5p_shard_save(q, path2, &info);
     if (rc == 0) rc = t5p_shard_load(r, path2, NULL);
@@ -154,7 +139,7 @@ static void test_shards(void) {
         else if (bad[i].at == 8) b[8] = 2;
         else if (bad[i].at) b[bad[i].at] ^= 0x20;
         else b[len - 10] ^= 0x01;
-        const char *bp = tmp_path("bad.t5ps");
+        const char *bp = t5pt_tmp_path("bad.t5ps");
         t5p_write_atomic(bp, b, n);
         t5p_pairs *z = t5p_pairs_new();
         rc = t5p_shard_load(z, bp, NULL);
@@ -168,9 +153,9 @@ static void test_shards(void) {
     }
     free(bytes);
     info.vocab_size = 100;  // ids up to 299 do not fit: caught on loading, naming the pair
-    t5p_shard_save(p, tmp_path("ids.t5ps"), &info);
+    t5p_shard_save(p, t5pt_tmp_path("ids.t5ps"), &info);
     t5p_pairs *z = t5p_pairs_new();
-    rc = t5p_shard_load(z, tmp_path("ids.t5ps"), NULL);
+    rc = t5p_shard_load(z, t5pt_tmp_path("ids.t5ps"), NULL);
     if (rc == 0 || !contains(t5p_last_error(), "outside the vocabulary [0, 100)") || !contains(t5p_last_error(), "pair 0"))
         t5pt_fail("shard: id outside the vocabulary", "%s", rc ? t5p_last_error() : "accepted");
     else t5pt_pass("shard: id outside the vocabulary");
@@ -186,7 +171,7 @@ static void test_text(void) {
     t5p_tokenizer tk = {.vocab = v};
     enum { N = 2600 };  // more than one read batch
     char **src = malloc(N * sizeof *src), **tgt = malloc(N * sizeof *tgt);
-    FILE *fj = fopen(tmp_path("p.jsonl"), "w"), *ft = fopen(tmp_path("p.tsv"), "w");
+    FILE *fj = fopen(t5pt_tmp_path("p.jsonl"), "w"), *ft = fopen(t5pt_tmp_path("p.tsv"), "w");
     for (int k = 0; k < N; k++) {
         src[k] = malloc(800), tgt[k] = malloc(200);
         random_text(src[k], 5 + (int)(next_u32() % 90));
@@ -207,11 +192,11 @@ static void test_text(void) {
     t5p_pairs *pj = t5p_pairs_new(), *pt = t5p_pairs_new(), *p1 = t5p_pairs_new();
     t5p_pairs_read_opts o = {T5P_PAIRS_JSONL, 40, 12, NULL, NULL, 2, NULL, NULL};
     t5p_pairs_read_stats st;
-    FILE *f = fopen(tmp_path("p.jsonl"), "rb");
+    FILE *f = fopen(t5pt_tmp_path("p.jsonl"), "rb");
     int rc = t5p_pairs_read_text(pj, f, "p.jsonl", &tk, &o, &st);
     fclose(f);
     o.threads = 1;
-    f = fopen(tmp_path("p.jsonl"), "rb");
+    f = fopen(t5pt_tmp_path("p.jsonl"), "rb");
     if (rc == 0) rc = t5p_pairs_read_text(p1, f, "p.jsonl", &tk, &o, NULL);
     fclose(f);
     if (rc) { t5pt_fail("JSONL pairs", "%s", t5p_last_error()); return; }
@@ -250,7 +235,7 @@ static void test_text(void) {
     if (!pairs_equal(pj, p1)) t5pt_fail("1 thread = 2 threads", "pairs differ");
     else t5pt_pass("1 thread = 2 threads");
     o.format = T5P_PAIRS_TSV;
-    f = fopen(tmp_path("p.tsv"), "rb");
+    f = fopen(t5pt_tmp_path("p.tsv"), "rb");
     rc = t5p_pairs_read_text(pt, f, "p.tsv", &tk, &o, NULL);
     fclose(f);
     int same = rc == 0 && t5p_pairs_count(pt) == N;
@@ -275,10 +260,10 @@ static void test_text(void) {
         {"JSONL: not an object", "[1]\n", "p_bad:1:", T5P_PAIRS_JSONL},
     };
     for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
-        t5p_write_atomic(tmp_path("p_bad"), errs[i].text, strlen(errs[i].text));
+        t5p_write_atomic(t5pt_tmp_path("p_bad"), errs[i].text, strlen(errs[i].text));
         t5p_pairs *z = t5p_pairs_new();
         o.format = errs[i].format;
-        f = fopen(tmp_path("p_bad"), "rb");
+        f = fopen(t5pt_tmp_path("p_bad"), "rb");
         rc = t5p_pairs_read_text(z, f, "p_bad", &tk, &o, NULL);
         fclose(f);
         if (rc != T5P_ERR_FORMAT || !contains(t5p_last_error(), errs[i].want))
@@ -287,11 +272,11 @@ static void test_text(void) {
         t5p_pairs_free(z);
     }
     // format detection
-    int d1 = t5p_pairs_detect(tmp_path("p.jsonl")), d2 = t5p_pairs_detect(tmp_path("p.tsv"));
+    int d1 = t5p_pairs_detect(t5pt_tmp_path("p.jsonl")), d2 = t5p_pairs_detect(t5pt_tmp_path("p.tsv"));
     t5p_shard_info info = t5p_shard_info_of(&tk, 40, 12);
-    t5p_shard_save(pj, tmp_path("p.bin"), &info);
-    t5p_write_atomic(tmp_path("p.txt"), "  {\"source\":\"a\",\"target\":\"b\"}\n", 31);
-    int d3 = t5p_pairs_detect(tmp_path("p.bin")), d4 = t5p_pairs_detect(tmp_path("p.txt"));
+    t5p_shard_save(pj, t5pt_tmp_path("p.bin"), &info);
+    t5p_write_atomic(t5pt_tmp_path("p.txt"), "  {\"source\":\"a\",\"target\":\"b\"}\n", 31);
+    int d3 = t5p_pairs_detect(t5pt_tmp_path("p.bin")), d4 = t5p_pairs_detect(t5pt_tmp_path("p.txt"));
     if (d1 != T5P_PAIRS_JSONL || d2 != T5P_PAIRS_TSV || d3 != T5P_PAIRS_SHARD || d4 != T5P_PAIRS_JSONL)
         t5pt_fail("format detection", "%d %d %d %d", d1, d2, d3, d4);
     else t5pt_pass("format detection (extension, magic, first character)");
@@ -397,7 +382,7 @@ static void test_resume(void) {
         }
         run b = run_new(data, kind, 9);
         for (int i = 0; i < N / 2 && rc == 0; i++) rc = t5p_trainer_step(b.t, &s), resumed[i] = s.loss;
-        const char *dir = tmp_path("ckpt");
+        const char *dir = t5pt_tmp_path("ckpt");
         if (rc == 0) rc = t5p_trainer_save(b.t, dir);
         run_free(&b);
         run c = run_new(data, kind, 9);
@@ -451,22 +436,22 @@ static void test_resume(void) {
     if (other == s.loss) t5pt_fail("the seed changes order and dropout", "same first loss");
     else t5pt_pass("the seed changes order and dropout");
     // loading a checkpoint made with another seed or optimizer is refused
-    int rc = t5p_trainer_load(r.t, tmp_path("ckpt"));
+    int rc = t5p_trainer_load(r.t, t5pt_tmp_path("ckpt"));
     if (rc == 0 || !contains(t5p_last_error(), "optimizer is 'adamw', not 'adam'"))
         t5pt_fail("resume with another optimizer is refused", "%s", rc ? t5p_last_error() : "accepted");
     else t5pt_pass("resume with another optimizer is refused");
     run_free(&r);
     r = run_new(data, T5P_OPTIM_ADAMW, 8);
-    rc = t5p_trainer_load(r.t, tmp_path("ckpt"));
+    rc = t5p_trainer_load(r.t, t5pt_tmp_path("ckpt"));
     if (rc == 0 || !contains(t5p_last_error(), "seed 9, not 8"))
         t5pt_fail("resume with another seed is refused", "%s", rc ? t5p_last_error() : "accepted");
     else t5pt_pass("resume with another seed is refused");
     // saving over an existing checkpoint replaces it
     for (int i = 0; i < 2; i++) t5p_trainer_step(r.t, &s);
-    rc = t5p_trainer_save(r.t, tmp_path("ckpt"));
+    rc = t5p_trainer_save(r.t, t5pt_tmp_path("ckpt"));
     t5p_train_state ts;
     char sp[600];
-    snprintf(sp, sizeof sp, "%s/train_state.json", tmp_path("ckpt"));
+    snprintf(sp, sizeof sp, "%s/train_state.json", t5pt_tmp_path("ckpt"));
     if (rc || t5p_train_state_load(sp, &ts) || ts.step != 2 || ts.seed != 8)
         t5pt_fail("a checkpoint saved over another replaces it", "%s", t5p_last_error());
     else t5pt_pass("a checkpoint saved over another replaces it");
@@ -526,9 +511,9 @@ static void test_nonfinite(void) {
 }
 
 int main(void) {
-    snprintf(root, sizeof root, "tmp_train.%ld", (long)getpid());
-    rm_rf(root);
-    mkdir(root, 0755);
+    snprintf(t5pt_tmp_root, sizeof t5pt_tmp_root, "tmp_train.%ld", (long)getpid());
+    t5pt_rm_rf(t5pt_tmp_root);
+    mkdir(t5pt_tmp_root, 0755);
 #ifdef _OPENMP
     omp_set_num_threads(2);
 #endif
@@ -537,6 +522,6 @@ int main(void) {
     test_batches();
     test_resume();
     test_nonfinite();
-    if (!t5pt_failed) rm_rf(root);
+    if (!t5pt_failed) t5pt_rm_rf(t5pt_tmp_root);
     return t5pt_exit();
 }
